@@ -1,0 +1,16 @@
+"""Refuse bad answers before anything is generated: cookiecutter then removes the output directory."""
+
+import json
+import sys
+
+ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
+# The rules live in the kit's package next to this template, so the generator, the pre-commit hooks
+# and the command line apply the same ones.
+sys.path.insert(0, ANSWERS["_repo_dir"])
+from pre_commit_hooks.generator import answer_problems  # noqa: E402
+
+found = answer_problems(ANSWERS)
+for problem in found:
+    print(f"ERROR: {problem}", file=sys.stderr)
+if found:
+    sys.exit(1)

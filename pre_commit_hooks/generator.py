@@ -1,0 +1,114 @@
+"""What the cookiecutter template runs: its Jinja extension and the work of its two hooks.
+
+The hooks in ``hooks/`` import this module from the template checkout (cookiecutter's
+``_repo_dir``), so it must need nothing but the standard library and cookiecutter's own Jinja.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+from pre_commit_hooks import __version__, servers
+
+# CodeCommit: letters, digits, '.', '_', '-'; 1 to 100 characters; never ending in ".git".
+REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")
+# A git branch name that needs no quoting anywhere the pipeline uses it (git-check-ref-format rules).
+BRANCH = re.compile(r"(?![/.-])(?!.*(?:\.\.|//|@\{|\.lock$|[/.]$))[A-Za-z0-9._/-]{1,100}")
+# Where the template's own answers go into YAML, Ruby and Markdown as one line.
+ONE_LINE = re.compile(r"[^\n\r\x00]{1,1000}")
+
+
+class KitExtension(Extension):
+    """Gives templates ``kit_version``: the generated repo pins this kit's hooks to that release."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.globals["kit_version"] = __version__
+
+
+def chosen_servers(answers: dict[str, Any]) -> dict[str, Any]:
+    """The user's servers, or the two-region example when none were given.
+
+    ``servers`` defaults to an empty mapping, never to the example: cookiecutter merges a mapping
+    the user gives into a mapping default, which would add the example servers to every list."""
+    return answers["servers"] or answers["_default_servers"]
+
+
+def answer_problems(answers: dict[str, Any]) -> list[str]:
+    """One line per bad answer, naming the field and what is allowed."""
+    found = [
+        f"{field}: {answers[field]!r} is not allowed: use {allowed}"
+        for field, pattern, allowed in (
+            ("repo_name", REPO_NAME, "1-100 letters, digits, '.', '_', '-', not ending in .git"),
+            ("branch", BRANCH, "a git branch name such as main or release/chef"),
+            ("description", ONE_LINE, "one line of at most 1000 characters"),
+            ("kit_repo_url", ONE_LINE, "the git URL of chef-multiserver-kit"),
+        )
+        if not (isinstance(answers[field], str) and pattern.fullmatch(answers[field]))
+    ]
+    found += [f"chef_user: {problem.message}" for problem in servers.problems(
+        answers["chef_user"], servers.SCHEMA["properties"]["node_name"], "node_name")]
+    chosen = chosen_servers(answers)
+    if not isinstance(chosen, dict):
+        return [*found, "servers: must be a JSON object of server name -> {server, region}"]
+    for name, spec in chosen.items():
+        name_problem = servers.server_name_problem(name)
+        if name_problem:
+            found.append(f"servers: server name {name_problem}")
+            continue
+        config = server_config(answers, spec) if isinstance(spec, dict) else spec
+        found += [
+            f"servers.{'.'.join((name, *problem.path))}: {problem.message}"
+            for problem in servers.problems(config)
+        ]
+    found += [f"servers: {name!r} is a second server of that name" for name in
+              servers.duplicates(list(chosen))]
+    urls = [spec.get("server") for spec in chosen.values() if isinstance(spec, dict)]
+    found += [f"servers: {url!r} is the URL of two servers" for url in servers.duplicates(urls)]
+    if not chosen:
+        found.append("servers: name at least one server")
+    return found
+
+
+def server_config(answers: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """A server's config.yml content: its answers, with the template's Chef user by default."""
+    return {"node_name": answers["chef_user"], **spec}
+
+
+def write_server_configs(answers: dict[str, Any], repo: Path) -> None:
+    """Write ``.chef/<server>/config.yml`` for every server: from here on those files are the list."""
+    for name, spec in chosen_servers(answers).items():
+        server_dir = repo / servers.CHEF_DIR / name
+        server_dir.mkdir(parents=True)
+        (server_dir / servers.CONFIG_FILE).write_text(
+            servers.render_config(server_config(answers, spec)), "utf-8"
+        )
+
+
+def init_git(repo: Path, branch: str) -> str | None:
+    """``git init`` and a first commit on ``branch``; the reason it was skipped, if it was."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    try:
+        git("init", "--quiet", f"--initial-branch={branch}")
+        git("add", "--all")
+        has_identity = subprocess.run(["git", "config", "user.email"], cwd=repo,
+                                      capture_output=True).returncode == 0
+        # Without a git identity the first commit would fail; the author can be amended later.
+        identity = [] if has_identity else [
+            "-c", "user.name=chef-multiserver-kit", "-c", "user.email=chef-multiserver-kit@localhost"]
+        git(*identity, "commit", "--quiet", "--no-verify",
+            "-m", "Initial chef repository from chef-multiserver-kit")
+    except FileNotFoundError:
+        return "git is not installed"
+    except subprocess.CalledProcessError as error:
+        return f"{' '.join(error.cmd)} failed: {error.stderr.decode(errors='replace').strip()}"
+    return None

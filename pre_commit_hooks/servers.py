@@ -1,0 +1,127 @@
+"""The rules of a Chef server entry, written once for the generator, the hooks and the pipeline.
+
+The rules themselves are data: ``schemas/server_config.schema.json``, a JSON Schema that editors can
+use too. This module applies the part of JSON Schema that file uses (``type``, ``required``,
+``properties``, ``additionalProperties: false``, ``pattern``, ``not``/``enum``) with the standard
+library only, because the cookiecutter hooks import it from the template checkout, where nothing but
+cookiecutter's interpreter is promised. ``tests/test_servers.py`` checks that it agrees with the
+``jsonschema`` library and that the schema uses no other keyword.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+CHEF_DIR = ".chef"
+CONFIG_FILE = "config.yml"
+KEY_FILE = "private.pem"
+CA_CERTS_DIR = "ca_certs"
+
+SCHEMA: dict[str, Any] = json.loads(
+    resources.files("pre_commit_hooks").joinpath("schemas/server_config.schema.json").read_text("utf-8")
+)
+SERVER_NAME_SCHEMA: dict[str, Any] = SCHEMA["$defs"]["server_name"]
+# The keys a config.yml is written with, in this order; the rest of the schema's keys follow.
+KEY_ORDER = ("server", "region", "node_name")
+
+# What to tell a user instead of a bare regular expression.
+ALLOWED = {
+    "server": "https://FQDN[:port]/organizations/ORG (ORG: lower-case letters, digits, '-', '_')",
+    "region": "an AWS region name such as us-east-1 or eu-central-1",
+    "node_name": "a Chef user or client name: lower-case letters, digits, '.', '-', '_'",
+    "key": "an EC2 tag key: 1 to 128 letters, digits, spaces and _ . : / = + @ -",
+    "value": "an EC2 tag value: up to 256 letters, digits, spaces and _ . : / = + @ -",
+    "max_concurrency": "an SSM MaxConcurrency: a count (1-9999) or a percentage (1%-100%)",
+    "max_errors": "an SSM MaxErrors: a count (0-9999) or a percentage (0%-100%)",
+    "server_name": "letters, digits, '-' and '_', starting with a letter or digit, at most 63 "
+    "characters, not ca_certs, trusted_certs or syntax_check_cache",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way a value breaks the rules; ``path`` is the key path inside the value (empty: the value
+    itself)."""
+
+    path: tuple[str, ...]
+    message: str
+
+
+def problems(value: object, schema: Mapping[str, Any] = SCHEMA, name: str = "") -> Iterator[Problem]:
+    """Every way ``value`` breaks ``schema``, not only the first."""
+    expected = schema.get("type")
+    if expected == "object":
+        if not isinstance(value, dict):
+            yield Problem((), f"must be a mapping of keys to values, not {_describe(value)}")
+            return
+        yield from _object_problems(value, schema)
+    elif expected == "string":
+        if not isinstance(value, str):
+            yield Problem((), f"must be a string ({ALLOWED[name]}), not {_describe(value)}")
+        elif not re.fullmatch(schema["pattern"], value) or value in schema.get("not", {}).get(
+            "enum", ()
+        ):
+            yield Problem((), f"{value!r} is not allowed: use {ALLOWED[name]}")
+
+
+def _object_problems(value: dict[Any, Any], schema: Mapping[str, Any]) -> Iterator[Problem]:
+    properties: dict[str, Any] = schema["properties"]
+    for key in schema.get("required", ()):
+        if key not in value:
+            yield Problem((), f"missing key {key!r} ({ALLOWED.get(key, key)})")
+    for key, item in value.items():
+        key_text = str(key)
+        if key_text not in properties:
+            guess = difflib.get_close_matches(key_text, properties, n=1)
+            hint = f"did you mean {guess[0]!r}?" if guess else f"allowed: {', '.join(properties)}"
+            yield Problem((key_text,), f"unknown key {key_text!r}: {hint}")
+            continue
+        for problem in problems(item, properties[key_text], key_text):
+            yield Problem((key_text, *problem.path), problem.message)
+
+
+def _describe(value: object) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__} ({value!r:.40})"
+
+
+def server_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a server, or None when it can."""
+    found = next(problems(name, SERVER_NAME_SCHEMA, "server_name"), None)
+    return None if found is None else found.message
+
+
+def duplicates(names: list[str]) -> list[str]:
+    """The names that repeat another (case-insensitively: macOS and Windows checkouts fold case)."""
+    seen: set[str] = set()
+    repeated = []
+    for name in names:
+        if name.casefold() in seen:
+            repeated.append(name)
+        seen.add(name.casefold())
+    return repeated
+
+
+def render_config(config: Mapping[str, Any]) -> str:
+    """The text of a ``config.yml``: one ``key: value`` line each, values JSON-quoted (JSON is YAML),
+    so no value can break the file or inject a key."""
+    ordered = [*KEY_ORDER, *(key for key in SCHEMA["properties"] if key not in KEY_ORDER)]
+    lines = [
+        f"{key}: {json.dumps(config[key], ensure_ascii=False)}" for key in ordered if key in config
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def server_dirs(repo: Path) -> dict[str, Path]:
+    """The servers of a repository, name -> directory: every ``.chef/<name>/`` with a config.yml.
+
+    This is the one list of servers; everything else derives from it."""
+    chef_dir = repo / CHEF_DIR
+    found = sorted(chef_dir.glob(f"*/{CONFIG_FILE}")) if chef_dir.is_dir() else []
+    return {path.parent.name: path.parent for path in found}

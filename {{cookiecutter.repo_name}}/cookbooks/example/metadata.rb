@@ -1,0 +1,7 @@
+name 'example'
+maintainer 'The Authors'
+maintainer_email 'you@example.com'
+license 'Apache-2.0'
+description 'An example cookbook: replace it with your own'
+version '0.1.0'
+chef_version '>= 18.0'
