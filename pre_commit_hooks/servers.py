@@ -25,7 +25,9 @@ KEY_FILE = "private.pem"
 CA_CERTS_DIR = "ca_certs"
 
 SCHEMA: dict[str, Any] = json.loads(
-    resources.files("pre_commit_hooks").joinpath("schemas/server_config.schema.json").read_text("utf-8")
+    resources.files("pre_commit_hooks")
+    .joinpath("schemas/server_config.schema.json")
+    .read_text("utf-8")
 )
 SERVER_NAME_SCHEMA: dict[str, Any] = SCHEMA["$defs"]["server_name"]
 # The keys a config.yml is written with, in this order; the rest of the schema's keys follow.
@@ -54,7 +56,9 @@ class Problem:
     message: str
 
 
-def problems(value: object, schema: Mapping[str, Any] = SCHEMA, name: str = "") -> Iterator[Problem]:
+def problems(
+    value: object, schema: Mapping[str, Any] = SCHEMA, name: str = ""
+) -> Iterator[Problem]:
     """Every way ``value`` breaks ``schema``, not only the first."""
     expected = schema.get("type")
     if expected == "object":
@@ -109,8 +113,8 @@ def duplicates(names: list[str]) -> list[str]:
 
 
 def render_config(config: Mapping[str, Any]) -> str:
-    """The text of a ``config.yml``: one ``key: value`` line each, values JSON-quoted (JSON is YAML),
-    so no value can break the file or inject a key."""
+    """The text of a ``config.yml``: a ``key: value`` line each, values JSON-quoted (JSON is
+    YAML), so no value can break the file or inject a key."""
     ordered = [*KEY_ORDER, *(key for key in SCHEMA["properties"] if key not in KEY_ORDER)]
     lines = [
         f"{key}: {json.dumps(config[key], ensure_ascii=False)}" for key in ordered if key in config

@@ -1,1 +1,1 @@
-"""The pipeline's Lambda: runs chef-client on each server's nodes (filled in by the pipeline work)."""
+"""The Lambda that runs chef-client on each server's nodes (the pipeline work fills it in)."""
