@@ -1,20 +1,19 @@
-"""What the cookiecutter template runs: its Jinja extension and the work of its two hooks.
+"""The work of the cookiecutter template's two hooks.
 
 The hooks in ``hooks/`` import this module from the template checkout (cookiecutter's
-``_repo_dir``), so it must need nothing but the standard library and cookiecutter's own Jinja.
+``_repo_dir``), so it needs nothing but the standard library. Each hook is a new interpreter, so
+imports stay few: they are most of what a generation costs (benchmarks/bench_generate.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
-from jinja2.ext import Extension
-
-from pre_commit_hooks import __version__, servers
+from pre_commit_hooks import servers
 
 # CodeCommit: letters, digits, '.', '_', '-'; 1 to 100 characters; never ending in ".git".
 REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")
@@ -24,21 +23,14 @@ BRANCH = re.compile(r"(?![/.-])(?!.*(?:\.\.|//|@\{|\.lock$|[/.]$))[A-Za-z0-9._/-
 ONE_LINE = re.compile(r"[^\n\r\x00]{1,1000}")
 
 
-class KitExtension(Extension):
-    """Gives templates ``kit_version``: the generated repo pins this kit's hooks to that release."""
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        environment.globals["kit_version"] = __version__
-
-
-def chosen_servers(answers: dict[str, Any]) -> dict[str, Any]:
+def chosen_servers(answers: dict[str, Any]) -> Any:
     """The user's servers, or the two-region example when none were given.
 
     ``servers`` defaults to an empty mapping, never to the example: cookiecutter merges a mapping
-    the user gives into a mapping default, which would add the example servers to every list."""
-    chosen: dict[str, Any] = answers["servers"] or answers["_default_servers"]
-    return chosen
+    the user gives into a mapping default, which would add the example servers to every list.
+    On cookiecutter's command line (``servers='{...}'``) the answer arrives as JSON text."""
+    chosen = answers["servers"] or answers["_default_servers"]
+    return json.loads(chosen) if isinstance(chosen, str) else chosen
 
 
 def answer_problems(answers: dict[str, Any]) -> list[str]:
@@ -59,7 +51,10 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
             answers["chef_user"], servers.SCHEMA["properties"]["node_name"], "node_name"
         )
     ]
-    chosen: object = chosen_servers(answers)
+    try:
+        chosen = chosen_servers(answers)
+    except json.JSONDecodeError as error:
+        return [*found, f"servers: not valid JSON ({error})"]
     if not isinstance(chosen, dict):
         return [*found, "servers: must be a JSON object of server name -> {server, region}"]
     for name, spec in chosen.items():
@@ -71,6 +66,8 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
         found += [
             f"servers.{'.'.join((name, *problem.path))}: {problem.message}"
             for problem in servers.problems(config)
+            # a node_name taken from chef_user is reported once, as chef_user
+            if problem.path != ("node_name",) or "node_name" in spec
         ]
     found += [
         f"servers: {name!r} is a second server of that name"

@@ -149,6 +149,33 @@ def test_prompt_answers_replace_the_default_list(tmp_path: Path) -> None:
     assert not (tmp_path / "my-chef-repo" / ".git").exists()
 
 
+def test_servers_as_json_on_the_command_line(tmp_path: Path) -> None:
+    """``cookiecutter . servers='{...}'``: the command line gives every answer as text."""
+    chosen = make_servers(2, region="ap-southeast-2")
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--config-file",
+            str(user_config(tmp_path / "home")),
+            "--output-dir",
+            str(tmp_path),
+            str(KIT_ROOT),
+            f"servers={json.dumps(chosen)}",
+            "init_git=no",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert generated_servers(tmp_path / "owca-multi-region-repo") == expected_configs(chosen)
+
+
 def test_no_template_syntax_survives_and_every_data_file_parses(bake: Bake) -> None:
     repo = bake(servers=make_servers(20))
     files = [path for path in repo.rglob("*") if path.is_file()]
@@ -355,6 +382,8 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
         },
         "did you mean 'region'",
     ),
+    ("servers not JSON", {"servers": "{chef-a: x}"}, "servers: not valid JSON"),
+    ("servers a list", {"servers": '["chef-a"]'}, "servers: must be a JSON object"),
     (
         "server not a mapping",
         {"servers": {"a": "https://c.example.com/organizations/o"}},
@@ -373,13 +402,17 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
     ("answers", "field"), [case[1:] for case in BAD_ANSWERS], ids=[case[0] for case in BAD_ANSWERS]
 )
 def test_bad_answers_are_refused_and_leave_nothing(
-    tmp_path: Path, answers: dict[str, Any], field: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], answers: dict[str, Any], field: str
 ) -> None:
     output_dir = tmp_path / "out"
     output_dir.mkdir()
 
     with pytest.raises(FailedHookException):
         bake_into(output_dir, **answers)
+
+    (message,) = capfd.readouterr().err.splitlines()
+    assert message.startswith("ERROR: ")
+    assert field in message
 
     # cookiecutter creates the project directory before the pre-generation hook runs and removes it
     # when the hook fails; for a repo_name with a slash the empty parent it made stays behind.
