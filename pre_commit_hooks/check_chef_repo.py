@@ -64,13 +64,19 @@ def read_text(path: Path) -> str:
 
 
 def server_dir_findings(repo: Path) -> Iterator[str]:
+    """Every .chef/<server>/ has a config.yml of its own. pre-commit passes no symlink to
+    check-chef-server-config, so a symlinked config.yml is refused here."""
     chef_dir = repo / servers.CHEF_DIR
     children = sorted(chef_dir.iterdir()) if chef_dir.is_dir() else []
     for child in children:
-        is_server = child.is_dir() and child.name not in servers.KIT_DIRS
-        if is_server and not (child / servers.CONFIG_FILE).is_file():
-            yield (f"{servers.CHEF_DIR}/{child.name}/: a server directory without "
-                   f"{servers.CONFIG_FILE}: add one, or remove the directory")
+        if not child.is_dir() or child.name in servers.KIT_DIRS:
+            continue
+        config = child / servers.CONFIG_FILE
+        where = f"{servers.CHEF_DIR}/{child.name}/{servers.CONFIG_FILE}"
+        if config.is_symlink():
+            yield f"{where}: is a symlink: commit the file itself"
+        elif not config.is_file():
+            yield f"{where}: missing: add one to {servers.CHEF_DIR}/{child.name}/, or remove it"
 
 
 def tracked_key_findings(repo: Path) -> Iterator[str]:
