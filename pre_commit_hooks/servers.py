@@ -246,6 +246,10 @@ def _construct(
     path: tuple[str, ...],
     positions: dict[tuple[str, ...], tuple[Position, Position]],
 ) -> object:
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
+        # Built here, not by PyYAML's constructor, so a tag would be dropped silently; none is
+        # needed in a config.yml (scalars' tags go through PyYAML's safe constructor).
+        raise ConfigError(f"YAML tag {node.tag!r} is not allowed", _mark_position(node.start_mark))
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, object] = {}
         for key_node, value_node in node.value:
@@ -263,6 +267,10 @@ def _construct(
     if isinstance(node, yaml.SequenceNode):
         return [_construct(loader, item, path, positions) for item in node.value]
     return loader.construct_object(node)
+
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 def _mark_position(mark: yaml.Mark) -> Position:
