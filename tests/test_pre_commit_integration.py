@@ -1,6 +1,6 @@
-"""The hooks through the real pre-commit framework: real `git commit`s in a generated repository whose
-.pre-commit-config.yaml points at a clone of this checkout's HEAD, so the committed hooks are what
-runs. pre-commit builds their environment once (PRE_COMMIT_HOME is shared by the module) with
+"""The hooks through the real pre-commit framework: real `git commit`s in a generated repository
+whose .pre-commit-config.yaml points at a clone of this checkout's HEAD, so the committed hooks are
+what runs. pre-commit builds their environment once (PRE_COMMIT_HOME is shared by the module) with
 `pip install .` of the clone, which fetches the kit's dependencies from the package index."""
 
 from __future__ import annotations
