@@ -87,6 +87,12 @@ GOOD: dict[str, Change] = {
         "buildspec.yml", "      - echo chef-east.example.com chef-westward .chef-east\n"),
     "ignored-key-on-disk": write(".chef/chef-east/private.pem", "an ignored key"),
     "unicode-file-names": tracked("cookbooks/example/files/é t.txt", "text"),
+    # Whether such a name is allowed is check-chef-server-config's to say.
+    "unicode-server-name": write(".chef/sérveur x/config.yml", "server: x\n"),
+    "dangling-symlinks": lambda repo: (symlink(".chef/ghost", "nowhere")(repo),
+                                       symlink("cookbooks/ghost", "nowhere")(repo)),
+    "empty-pipeline-files": lambda repo: (write("buildspec.yml", b"")(repo),
+                                          write("cloudformation/pipeline.yml", b"\xff\x00")(repo)),
 }
 
 
@@ -101,6 +107,8 @@ def test_good_repo(bake: Bake, monkeypatch: pytest.MonkeyPatch,
 BAD: dict[str, tuple[Change, list[str]]] = {
     "server-without-config": (write(".chef/orphan/private.pem", ""), [
         ".chef/orphan/config.yml: missing: add one to .chef/orphan/, or remove it"]),
+    "symlink-to-a-directory-outside": (symlink(".chef/elsewhere", "/"), [
+        ".chef/elsewhere/config.yml: missing"]),
     "symlinked-config": (symlink(".chef/chef-west/config.yml", "../chef-east/config.yml"), [
         ".chef/chef-west/config.yml: is a symlink: commit the file itself"]),
     "tracked-client-key": (tracked(".chef/chef-east/private.pem"), [
