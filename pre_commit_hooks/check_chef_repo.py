@@ -31,7 +31,7 @@ TLS_OFF = re.compile(r":verify_none\b")
 BERKS_COOKBOOK = re.compile(r"""^\s*cookbook\s*\(?\s*(['"])([^'"]+)\1(.*)$""")
 BERKS_PATH = re.compile(r"""(?:\bpath:|:path\s*=>)\s*(['"])([^'"]*)\1""")
 # A YAML mapping key is the file format's vocabulary (phases: build:), not a server reference.
-YAML_KEY = re.compile(r"^(\s*(?:-\s+)?)[\"']?[\w-]+[\"']?\s*:(?:\s|$)")
+YAML_KEY = re.compile(r"^\s*(?:-\s+)?[\"']?[\w-]+[\"']?\s*:(?:\s|$)")
 PIPELINE_FILES = ("buildspec.yml", "cloudformation/*.yml", "cloudformation/*.yaml")
 
 
