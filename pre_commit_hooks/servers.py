@@ -26,6 +26,8 @@ CA_CERTS_DIR = "ca_certs"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "server_config.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text("utf-8"))
 SERVER_NAME_SCHEMA: dict[str, Any] = SCHEMA["$defs"]["server_name"]
+# The folders the kit itself keeps under .chef/: the names no server may take.
+KIT_DIRS = frozenset(SERVER_NAME_SCHEMA["not"]["enum"])
 # The keys a config.yml is written with, in this order; the rest of the schema's keys follow.
 KEY_ORDER = ("server", "region", "node_name")
 
