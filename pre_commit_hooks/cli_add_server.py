@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from pre_commit_hooks import cli_tls, servers
-from pre_commit_hooks.cli_repo import CommandError, server_configs
+from pre_commit_hooks import cli_tls, repo_files, servers
+from pre_commit_hooks.check_chef_server_config import repository_urls
+from pre_commit_hooks.cli_repo import CommandError
 
 # The tag the pipeline finds a server's nodes by when its config.yml sets no node_tag.
 DEFAULT_TAG_KEY = "chef-server"
@@ -23,11 +25,10 @@ OPTION_OF_KEY = {"server": "--url", "region": "--region", "node_name": "--node-n
 
 def add_server(repo: Path, args: argparse.Namespace) -> int:
     name: str = args.name
-    configs = server_configs(repo)
     config = {"server": args.url, "region": args.region, "node_name": args.node_name}
     if config["node_name"] is None:
-        config["node_name"] = _shared_node_name(configs)
-    _check_new_server(name, config, configs)
+        config["node_name"] = _shared_node_name(repo)
+    _check_new_server(name, config, repository_urls(repo))
 
     ca_file = repo / servers.CHEF_DIR / servers.CA_CERTS_DIR / f"{name}.crt"
     ca_pem = _fetch_ca(name, args.url, args.connect_to, args.yes) if args.fetch_ca else None
@@ -45,8 +46,13 @@ def add_server(repo: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _shared_node_name(configs: dict[str, object]) -> str:
-    names = {config.get("node_name") for config in configs.values() if isinstance(config, dict)}
+def _shared_node_name(repo: Path) -> str:
+    names = set()
+    for server_dir in servers.server_dirs(repo).values():
+        with suppress(repo_files.ConfigError):  # check-chef-server-config reports it
+            config = repo_files.read_config(server_dir / servers.CONFIG_FILE).value
+            if isinstance(config, dict):
+                names.add(config.get("node_name"))
     if len(names) == 1 and isinstance(shared := names.pop(), str):
         print(f"Chef user: {shared} (as on the other servers)")
         return shared
@@ -54,11 +60,12 @@ def _shared_node_name(configs: dict[str, object]) -> str:
     raise CommandError(f"--node-name is required: {why} (give the Chef user whose key you upload)")
 
 
-def _check_new_server(name: str, config: dict[str, str], configs: dict[str, object]) -> None:
+def _check_new_server(name: str, config: dict[str, str], urls: dict[str, object]) -> None:
+    """The checks of check-chef-server-config, on the command line's values."""
     name_problem = servers.server_name_problem(name)
     if name_problem:
         raise CommandError(f"server name {name_problem}")
-    if servers.duplicates([*configs, name]):
+    if servers.duplicates([*urls, name]):
         raise CommandError(
             f"a server named {name!r} already exists (names are compared ignoring case): "
             "choose another name"
@@ -70,10 +77,8 @@ def _check_new_server(name: str, config: dict[str, str], configs: dict[str, obje
     ]
     if found:
         raise CommandError("; ".join(found))
-    for other, other_config in configs.items():
-        if isinstance(other_config, dict) and servers.duplicates(
-            [str(other_config.get("server")), config["server"]]
-        ):
+    for other, url in urls.items():
+        if isinstance(url, str) and servers.duplicates([url, config["server"]]):
             raise CommandError(
                 f"--url: server {other!r} already has the URL {config['server']}: one directory "
                 "per Chef organization"

@@ -4,6 +4,7 @@ the stack, then what to do about each failure."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -11,9 +12,10 @@ from typing import Any, NamedTuple
 from botocore.exceptions import ClientError
 
 from pre_commit_hooks import cli_aws, cli_tls, servers
+from pre_commit_hooks.check_chef_server_config import config_findings, repository_urls
 from pre_commit_hooks.cli_deploy import describe_stack
 from pre_commit_hooks.cli_put_key import key_object
-from pre_commit_hooks.cli_repo import CommandError, ca_cert_files, read_config
+from pre_commit_hooks.cli_repo import CommandError, ca_cert_files
 
 COLUMNS = ("config", "CA cert", "key", "TLS")
 OK = "ok"
@@ -43,16 +45,18 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     s3 = cli_aws.client(aws, "s3") if key_bucket else None
     ca_pem = "".join(path.read_text("utf-8", errors="replace") for path in ca_cert_files(repo))
 
+    urls = repository_urls(repo)
     rows = {}
     for name, directory in found.items():
-        config, config_problems = read_config(directory / servers.CONFIG_FILE)
+        # What check-chef-server-config says, paths as seen from here.
+        config_file = Path(os.path.relpath(directory / servers.CONFIG_FILE))
+        others = {other: url for other, url in urls.items() if other != name}
+        config_problems = list(config_findings(config_file, others))
         rows[name] = (
-            Check(FAIL, f"fix .chef/{name}/config.yml: {'; '.join(config_problems)}")
-            if config_problems
-            else Check(OK),
+            Check(FAIL, "; ".join(config_problems)) if config_problems else Check(OK),
             _ca_check(repo, name),
             _key_check(s3, key_bucket, name),
-            _tls_check(config, config_problems, ca_pem, args),
+            _tls_check(urls[name], config_problems, ca_pem, args),
         )
     _print_table(rows)
     advice = [
@@ -103,11 +107,10 @@ def _key_check(s3: Any, bucket: str | None, name: str) -> Check:
 
 
 def _tls_check(
-    config: Any, config_problems: list[str], ca_pem: str, args: argparse.Namespace
+    url: object, config_problems: list[str], ca_pem: str, args: argparse.Namespace
 ) -> Check:
-    if args.offline or config_problems:
+    if args.offline or config_problems or not isinstance(url, str):
         return Check(SKIPPED)
-    url = config["server"]
     problem = cli_tls.verify_problem(url, ca_pem, args.connect_to)
     if problem is None:
         return Check(OK)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from pre_commit_hooks import servers
 
@@ -25,26 +22,6 @@ def find_repo(start: Path) -> Path:
         f"{start} is not inside a chef-multiserver repository (no {servers.CHEF_DIR}/{KNIFE_RB} "
         "here or above): cd into one"
     )
-
-
-def read_config(path: Path) -> tuple[Any, list[str]]:
-    """A config.yml's content and everything wrong with it (nothing: it is valid)."""
-    try:
-        config = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        return None, [f"cannot be read as YAML: {str(error).splitlines()[0]}"]
-    return config, [
-        f"{'.'.join(problem.path) or 'file'}: {problem.message}"
-        for problem in servers.problems(config)
-    ]
-
-
-def server_configs(repo: Path) -> dict[str, Any]:
-    """Each server's config.yml content (None for one that is not YAML)."""
-    return {
-        name: read_config(path / servers.CONFIG_FILE)[0]
-        for name, path in servers.server_dirs(repo).items()
-    }
 
 
 def existing_server(repo: Path, name: str) -> Path:
