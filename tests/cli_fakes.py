@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pre_commit_hooks import cli
+from pre_commit_hooks import cli, cli_aws
 
 REGION = "us-east-1"
 # The two servers of the generated repository; both use the Chef user "pivotal".
@@ -57,8 +57,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
 
 
 def aws_client(service: str) -> Any:
-    """A client for the test's own setup and assertions, configured as the CLI's is."""
-    return boto3.client(service)
+    """A client for the test's own setup and assertions, made as the CLI makes its own."""
+    return cli_aws.client(boto3.Session(), service)
 
 
 def private_bucket(name: str) -> str:
