@@ -12,7 +12,7 @@ import yaml
 from cryptography import x509
 
 from pre_commit_hooks import check_chef_repo, check_chef_server_config, cli_tls, servers
-from tests.cli_fakes import make_ca, make_server_cert, pem, run, tls_server
+from tests.cli_fakes import Result, make_ca, make_server_cert, pem, run, tls_server
 
 pytest_plugins = ("tests.cli_fixtures",)
 
@@ -136,7 +136,7 @@ def test_outside_a_repository(
 # --- --fetch-ca against a local TLS server named chef.test.example ------------------------------
 
 
-def fetch_ca(capsys: pytest.CaptureFixture[str], port: int, *extra: str) -> tuple[int, str, str]:
+def fetch_ca(capsys: pytest.CaptureFixture[str], port: int, *extra: str) -> Result:
     return run(
         capsys,
         *ADD,

@@ -20,10 +20,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto.cloudformation.models import cloudformation_backends
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from pre_commit_hooks import cli_aws, cli_deploy
-from tests.cli_fakes import REGION, aws_client, run
+from tests.cli_fakes import REGION, Result, aws_client, run
 
 pytest_plugins = ("tests.cli_fixtures",)
 
@@ -72,7 +72,7 @@ def pipeline_repo(repo: Path) -> Path:
     return repo
 
 
-def deploy(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+def deploy(capsys: pytest.CaptureFixture[str], *extra: str) -> Result:
     return run(capsys, "deploy", "--stack", STACK, "--key-bucket", "chef-keys", *extra)
 
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.cli_fakes import aws_client, make_ca, pem, private_bucket, run
+from tests.cli_fakes import Result, aws_client, make_ca, pem, private_bucket, run
 
 pytest_plugins = ("tests.cli_fixtures",)
 
@@ -38,7 +38,7 @@ def private_pem(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def put_key(capsys: pytest.CaptureFixture[str], key: Path, *extra: str) -> tuple[int, str, str]:
+def put_key(capsys: pytest.CaptureFixture[str], key: Path, *extra: str) -> Result:
     return run(capsys, "put-key", "chef-east", "--key", str(key), "--bucket", BUCKET, *extra)
 
 
