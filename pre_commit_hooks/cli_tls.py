@@ -114,7 +114,10 @@ def verify_problem(url: str, ca_pem: str, connect_to: Sequence[ConnectTo] = ()) 
         ):
             return None
     except ssl.SSLCertVerificationError as error:
-        return f"certificate not trusted: {error.verify_message}"
+        return (
+            f"certificate not trusted ({error.verify_message}): .chef/ca_certs/ needs the CA "
+            "that signed the server's certificate"
+        )
     except (ssl.SSLError, OSError) as error:
         return f"TLS handshake failed: {error}"
     except CommandError as error:

@@ -76,7 +76,7 @@ def test_all_well(repo: Path, aws: str, tmp_path: Path, capsys: pytest.CaptureFi
         )
 
     assert code == 0, out + err
-    assert out.splitlines()[0].split() == ["server", "config", "CA", "cert", "key", "TLS"]
+    assert out.splitlines()[0].split() == ["server", "config", "CA", "key", "TLS"]
     assert row(out, "chef-east") == ["chef-east", "ok", "ok", "ok", "ok"]
     assert row(out, "chef-west") == ["chef-west", "ok", "ok", "ok", "ok"]
     assert "status: CREATE_COMPLETE" in out
