@@ -24,7 +24,6 @@ from botocore.exceptions import (
 # Throttling and transient errors are retried with backoff by botocore itself (standard mode);
 # only what is still failing after these attempts reaches the user.
 MAX_ATTEMPTS = 8
-RETRIES = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
 
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"}
 THROTTLED = {
@@ -50,7 +49,8 @@ def session(profile: str | None, region: str | None) -> boto3.Session:
 
 def client(aws: boto3.Session, service: str) -> Any:
     """A client of ``service`` with the retry policy."""
-    return aws.client(service, config=RETRIES)  # type: ignore[call-overload]
+    retries = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
+    return aws.client(service, config=retries)  # type: ignore[call-overload]
 
 
 def error_code(error: ClientError) -> str:

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from pre_commit_hooks import cli_aws, cli_tls, servers
 from pre_commit_hooks.check_chef_server_config import config_findings, repository_urls
 from pre_commit_hooks.cli_deploy import describe_stack
-from pre_commit_hooks.cli_put_key import key_object
+from pre_commit_hooks.cli_put_key import check_public_access_blocked, key_object
 from pre_commit_hooks.cli_repo import CommandError, ca_cert_files
 
 COLUMNS = ("config", "CA", "key", "TLS")
@@ -43,6 +43,7 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     }
     key_bucket = args.key_bucket or stack_parameters.get("KeyBucket")
     s3 = cli_aws.client(aws, "s3") if key_bucket else None
+    bucket_problem = _bucket_problem(s3, key_bucket) if s3 and key_bucket else None
     ca_pem = "".join(path.read_text("utf-8", errors="replace") for path in ca_cert_files(repo))
 
     urls = repository_urls(repo)
@@ -55,13 +56,15 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
         rows[name] = (
             Check(FAIL, "; ".join(config_problems)) if config_problems else Check(OK),
             _ca_check(repo, name),
-            _key_check(s3, key_bucket, name),
+            Check(FAIL) if bucket_problem else _key_check(s3, key_bucket, name),
             _tls_check(urls[name], config_problems, ca_pem, args),
         )
     _print_table(rows)
     advice = [
         f"{name}: {check.advice}" for name, row in rows.items() for check in row if check.advice
     ]
+    if bucket_problem:
+        advice.append(f"key bucket: {bucket_problem}")
     if args.stack:
         advice += _stack_section(args.stack, stack, args.key_bucket, stack_parameters)
     if advice:
@@ -82,6 +85,20 @@ def _ca_check(repo: Path, name: str) -> Check:
         f"no .chef/{servers.CA_CERTS_DIR}/{name}.crt: put the server's CA certificate there "
         "and commit it",
     )
+
+
+def _bucket_problem(s3: Any, bucket: str) -> str | None:
+    """What is wrong with the key bucket as a whole: missing, out of reach, or not private."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        check_public_access_blocked(s3, bucket)
+    except ClientError as error:
+        if cli_aws.error_code(error) in ("404", "NoSuchBucket"):
+            return f"bucket {bucket} does not exist: check --key-bucket (or the stack's KeyBucket)"
+        return cli_aws.error_message(error)
+    except CommandError as error:
+        return str(error)
+    return None
 
 
 def _key_check(s3: Any, bucket: str | None, name: str) -> Check:

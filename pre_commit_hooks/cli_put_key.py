@@ -36,7 +36,7 @@ def put_key(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     key_path = Path(args.key)
     pem = _chef_key_pem(key_path)
     s3 = cli_aws.client(aws, "s3")
-    _check_public_access_blocked(s3, args.bucket)
+    check_public_access_blocked(s3, args.bucket)
     encryption = _encryption(s3, args.bucket, args.kms_key_id)
     s3.put_object(Bucket=args.bucket, Key=key_object(name), Body=pem, **encryption)
     how = encryption["ServerSideEncryption"]
@@ -108,7 +108,7 @@ def _what_it_is(data: bytes, is_pem: bool) -> str:
     return "not a private key (neither PEM nor DER)"
 
 
-def _check_public_access_blocked(s3: Any, bucket: str) -> None:
+def check_public_access_blocked(s3: Any, bucket: str) -> None:
     try:
         flags = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     except ClientError as error:

@@ -142,3 +142,25 @@ def test_a_stack_that_does_not_exist(
     assert code == 1
     assert row(out, "chef-east")[3] == "skipped"  # no bucket given, none from a stack
     assert f"stack {STACK}: create it with chef-multiserver deploy --stack {STACK}" in out
+
+
+@pytest.mark.parametrize(
+    ("make_bucket", "message"),
+    [
+        (False, "key bucket: bucket chef-keys does not exist"),
+        (True, "key bucket: bucket chef-keys does not block all public access"),
+    ],
+    ids=["missing", "public"],
+)
+def test_a_key_bucket_that_is_missing_or_not_private(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str], make_bucket: bool, message: str
+) -> None:
+    if make_bucket:
+        aws_client("s3").create_bucket(Bucket=BUCKET)
+
+    code, out, _ = doctor(capsys, "--offline", "--key-bucket", BUCKET, ports={})
+
+    assert code == 1
+    assert row(out, "chef-east")[3] == "FAIL"
+    assert message in out
+    assert "put-key" not in out  # the bucket is what needs fixing
