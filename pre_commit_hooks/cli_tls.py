@@ -93,7 +93,7 @@ def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
         return list(public())
     private: Any = tls._sslobj  # type: ignore[attr-defined]
     der = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
-    return [certificate.public_bytes(der) for certificate in private.get_unverified_chain()]
+    return [certificate.public_bytes(der) for certificate in private.get_unverified_chain() or []]
 
 
 def verify_problem(url: str, ca_pem: str, connect_to: Sequence[ConnectTo] = ()) -> str | None:
