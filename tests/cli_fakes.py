@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pre_commit_hooks import cli, cli_aws
+from pre_commit_hooks.cli import aws as cli_aws
+from pre_commit_hooks.cli import main as cli
 
 REGION = "us-east-1"
 # The two servers of the generated repository; both use the Chef user "pivotal".

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from cryptography import x509
 
-from pre_commit_hooks import check_chef_repo, check_chef_server_config, cli_tls, servers
+from pre_commit_hooks import check_chef_repo, check_chef_server_config, servers
+from pre_commit_hooks.cli import tls as cli_tls
 from tests.cli_fakes import Result, make_ca, make_server_cert, pem, run, tls_server
 
 pytest_plugins = ("tests.cli_fixtures",)

@@ -22,7 +22,8 @@ from botocore.stub import Stubber
 from moto.cloudformation.models import cloudformation_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from pre_commit_hooks import cli_aws, cli_deploy
+from pre_commit_hooks.cli import aws as cli_aws
+from pre_commit_hooks.cli import deploy as cli_deploy
 from tests.cli_fakes import REGION, Result, aws_client, run
 
 pytest_plugins = ("tests.cli_fixtures",)

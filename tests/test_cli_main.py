@@ -13,7 +13,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pre_commit_hooks import __version__, cli_aws
+from pre_commit_hooks import __version__
+from pre_commit_hooks.cli import aws as cli_aws
 from tests.cli_fakes import run
 from tests.conftest import KIT_ROOT
 

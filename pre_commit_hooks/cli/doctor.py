@@ -11,11 +11,13 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from pre_commit_hooks import cli_aws, cli_tls, servers
+from pre_commit_hooks import servers
 from pre_commit_hooks.check_chef_server_config import config_findings, repository_urls
-from pre_commit_hooks.cli_deploy import describe_stack
-from pre_commit_hooks.cli_put_key import check_public_access_blocked, key_object
-from pre_commit_hooks.cli_repo import CommandError, ca_cert_files
+from pre_commit_hooks.cli import aws as cli_aws
+from pre_commit_hooks.cli import tls as cli_tls
+from pre_commit_hooks.cli.deploy import describe_stack
+from pre_commit_hooks.cli.put_key import check_public_access_blocked, key_object
+from pre_commit_hooks.cli.repo import CommandError, ca_cert_files
 
 COLUMNS = ("config", "CA", "key", "TLS")
 OK = "ok"

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from pre_commit_hooks import cli_tls, repo_files, servers
+from pre_commit_hooks import repo_files, servers
 from pre_commit_hooks.check_chef_server_config import repository_urls
-from pre_commit_hooks.cli_repo import CommandError
+from pre_commit_hooks.cli import tls as cli_tls
+from pre_commit_hooks.cli.repo import CommandError
 
 # The tag the pipeline finds a server's nodes by when its config.yml sets no node_tag.
 DEFAULT_TAG_KEY = "chef-server"
