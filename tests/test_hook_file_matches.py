@@ -42,11 +42,3 @@ def test_check_chef_repo_runs_once_on_every_commit() -> None:
     assert hook["pass_filenames"] is False
     assert hook["always_run"] is True
     assert "files" not in hook
-
-
-@pytest.mark.parametrize("hook_id", ["check-chef-server-config", "check-chef-repo"])
-def test_entry_is_the_console_script(hook_id: str) -> None:
-    hook = HOOKS[hook_id]
-    assert hook["entry"] == hook_id
-    assert hook["language"] == "python"
-    assert hook["description"].endswith(".")
