@@ -1,6 +1,6 @@
 """The generated buildspec.yml, rehearsed (see buildspec_rehearsal.py): its commands run in bash
-with the real AWS CLI against moto's S3, where each server's key is stored with SSE-KMS, with this
-kit's real hooks, and with a recording stand-in for ``berks`` in place of a Chef server.
+against moto's S3, where each server's key is stored with SSE-KMS, with this kit's real hooks, and
+with a recording stand-in for ``berks`` in place of a Chef server.
 
 The hooks forbid-chef-secrets, check-chef-server-config and check-chef-repo run in pre_build, so
 every test here needs them in pre_commit_hooks/."""

@@ -11,8 +11,10 @@ each server gets a workspace of its own: a copy of the checkout with that lockfi
 cache, and its key as .chef/<server>/private.pem. Each upload runs inside its own copy, so its
 knife.rb, lockfile, cache and key are its alone, and no upload waits for another.
 
-Keys never enter the checkout, so no build artifact can carry one; they are created mode 0600 and
-the workspace is emptied when the script ends, however it ends.
+Keys are read with boto3 (the kit's own dependency) in this one process: an ``aws s3 cp`` per
+server would start the AWS CLI once per server, seconds of CPU on a small build host. They never
+enter the checkout, so no build artifact can carry one; each is created mode 0600 and the workspace
+is emptied when the script ends, however it ends.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pre_commit_hooks import servers
 
@@ -85,7 +92,20 @@ def resolve(repo: Path, env: dict[str, str]) -> None:
         raise UploadError(f"berks install exited with {status}: no server was uploaded to")
 
 
-def upload(server: str, repo: Path, workspace: Path, bucket: str, env: dict[str, str]) -> Upload:
+def fetch_key(s3: Any, bucket: str, server: str, key: Path) -> str:
+    """Copy the server's key from the bucket to ``key``, mode 0600 from its creation; why not."""
+    key_url = f"s3://{bucket}/{server}/{servers.KEY_FILE}"
+    try:
+        pem = s3.get_object(Bucket=bucket, Key=f"{server}/{servers.KEY_FILE}")["Body"].read()
+    except (BotoCoreError, ClientError) as error:
+        return f"no key copied from {key_url}: {error}"
+    with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+        file.write(pem)
+    return ""
+
+
+def upload(server: str, repo: Path, workspace: Path, s3: Any, bucket: str,
+           env: dict[str, str]) -> Upload:
     """Copy the resolved tree and cache into ``workspace``, fetch the key, run berks upload."""
     started = time.monotonic()
     tree = workspace / "repo"
@@ -96,19 +116,13 @@ def upload(server: str, repo: Path, workspace: Path, bucket: str, env: dict[str,
         shutil.copytree(Path(env["BERKSHELF_PATH"]), cache, symlinks=True)
     except OSError as error:
         return Upload(server, f"no workspace: {error}", time.monotonic() - started, "")
-    key = tree / servers.CHEF_DIR / server / servers.KEY_FILE
-    key_url = f"s3://{bucket}/{server}/{servers.KEY_FILE}"
-    status, output = run(["aws", "s3", "cp", "--only-show-errors", key_url, str(key)], tree, env)
-    if status == 0:
-        key.chmod(0o600)
-        server_env = {**env, "CHEF_SERVER": server, "BERKSHELF_PATH": str(cache)}
-        status, berks_output = run(
-            ["berks", "upload", "--berksfile", str(tree / "Berksfile")], tree, server_env
-        )
-        output += berks_output
-        failure = f"berks upload exited with {status}" if status else ""
-    else:
-        failure = f"no key copied from {key_url}"
+    failure = fetch_key(s3, bucket, server, tree / servers.CHEF_DIR / server / servers.KEY_FILE)
+    if failure:
+        return Upload(server, failure, time.monotonic() - started, "")
+    server_env = {**env, "CHEF_SERVER": server, "BERKSHELF_PATH": str(cache)}
+    status, output = run(["berks", "upload", "--berksfile", str(tree / "Berksfile")], tree,
+                         server_env)
+    failure = f"berks upload exited with {status}" if status else ""
     return Upload(server, failure, time.monotonic() - started, output)
 
 
@@ -127,9 +141,10 @@ def upload_all(repo: Path, workspace: Path, bucket: str, parallel: int) -> list[
     }
     (workspace / RESOLVED_CACHE).mkdir()
     resolve(repo, env)
+    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
     uploads = []
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        running = [pool.submit(upload, name, repo, workspace / "servers" / name, bucket, env)
+        running = [pool.submit(upload, name, repo, workspace / "servers" / name, s3, bucket, env)
                    for name in names]
         for finished in as_completed(running):
             result = finished.result()
