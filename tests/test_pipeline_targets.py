@@ -1,0 +1,55 @@
+"""chef-pipeline-targets: what the build hands the Lambda, derived from .chef/*/config.yml alone."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import make_servers
+
+from pre_commit_hooks import pipeline_targets
+
+
+def targets_of(repo, capsys):
+    output = repo / "targets.json"
+    code = pipeline_targets.main(["--repo", str(repo), "--output", str(output)])
+    captured = capsys.readouterr()
+    written = json.loads(output.read_text("utf-8"))["servers"] if output.exists() else None
+    return code, written, captured.err
+
+
+def test_every_server_gets_its_region_and_the_defaults(bake, capsys):
+    code, written, _ = targets_of(bake(servers=make_servers(2, region="eu-west-1")), capsys)
+    assert code == 0
+    assert written == [
+        {"name": name, "region": "eu-west-1", "tag_key": "chef-server", "tag_value": name,
+         "max_concurrency": "10%", "max_errors": "0"}
+        for name in ("chef-00", "chef-01")
+    ]
+
+
+def test_a_servers_own_settings_win(bake, capsys):
+    servers = make_servers(1)
+    servers["chef-00"].update(node_tag={"key": "Role", "value": "web"}, max_concurrency="2",
+                              max_errors="10%")
+    _, written, _ = targets_of(bake(servers=servers), capsys)
+    assert written[0] == {"name": "chef-00", "region": "us-east-1", "tag_key": "Role",
+                               "tag_value": "web", "max_concurrency": "2", "max_errors": "10%"}
+
+
+def test_a_broken_config_is_named_and_nothing_is_written(bake, capsys):
+    repo = bake(servers=make_servers(2))
+    (repo / ".chef/chef-01/config.yml").write_text("server: [1\n", "utf-8")
+    (repo / ".chef/chef-00/config.yml").write_text(
+        'server: "https://a.example.com/organizations/x"\nregion: "mars-1"\nnode_name: "me"\n')
+    code, written, err = targets_of(repo, capsys)
+    assert code == 1
+    assert written is None
+    assert ".chef/chef-00/config.yml::$.region: 'mars-1' is not allowed" in err
+    assert ".chef/chef-01/config.yml: cannot be read" in err
+    assert "Traceback" not in err
+
+
+def test_a_repository_without_servers_is_refused(tmp_path, capsys):
+    code, written, err = targets_of(tmp_path, capsys)
+    assert (code, written) == (1, None)
+    assert err == "no server found: add .chef/<server>/config.yml\n"
