@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypedDict
 
 from moto.server import ThreadedMotoServer
 
@@ -24,7 +25,14 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
-def client_options(endpoint: str) -> dict[str, str]:
+class ClientOptions(TypedDict):
+    endpoint_url: str
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+def client_options(endpoint: str) -> ClientOptions:
     """boto3.client(...) keyword arguments for the moto server at ``endpoint``."""
     return {
         "endpoint_url": endpoint,

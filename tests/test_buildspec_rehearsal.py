@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from buildspec_rehearsal import (
@@ -23,7 +24,7 @@ from buildspec_rehearsal import (
     rehearse,
     store_keys,
 )
-from conftest import KIT_ROOT, make_servers
+from conftest import KIT_ROOT, Bake, make_servers
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -75,7 +76,7 @@ class Build:
 
 
 @pytest.fixture
-def build(bake, tmp_path, endpoint, key_digests) -> Build:
+def build(bake: Bake, tmp_path: Path, endpoint: str, key_digests: dict[str, str]) -> Build:
     repo = bake(servers=make_servers(3), init_git=True)
     ca_pem = ca_certificate_pem()
     (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
@@ -86,7 +87,7 @@ def build(bake, tmp_path, endpoint, key_digests) -> Build:
     return Build(repo, tmp_path / "build-tmp", berks_log, env, ca_pem.decode())
 
 
-def uploads(rehearsal: Rehearsal) -> dict[str, dict]:
+def uploads(rehearsal: Rehearsal) -> dict[str, dict[str, Any]]:
     calls = [call for call in rehearsal.berks_calls if call["argv"][0] == "upload"]
     assert len(calls) == len({call["chef_server"] for call in calls}), "a server got two uploads"
     return {call["chef_server"]: call for call in calls}
@@ -100,7 +101,9 @@ def result_table(output: str) -> dict[str, str]:
     return {row[0]: row[1] for row in rows if row and row[0] in SERVERS}
 
 
-def test_each_server_gets_one_upload_with_its_own_key_over_verified_tls(build, key_digests):
+def test_each_server_gets_one_upload_with_its_own_key_over_verified_tls(
+    build: Build, key_digests: dict[str, str]
+) -> None:
     rehearsal = build.run()
     assert rehearsal.returncode == 0, rehearsal.output
     installs = [call for call in rehearsal.berks_calls if call["argv"][0] == "install"]
@@ -120,7 +123,7 @@ def test_each_server_gets_one_upload_with_its_own_key_over_verified_tls(build, k
     assert result_table(rehearsal.output) == dict.fromkeys(SERVERS, "ok")
 
 
-def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build):
+def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build: Build) -> None:
     rehearsal = build.run()
     assert rehearsal.returncode == 0, rehearsal.output
     assert all(not Path(call["key"]).exists() for call in uploads(rehearsal).values())
@@ -130,7 +133,7 @@ def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build):
     assert b'"name": "chef-02"' in rehearsal.artifacts[pipeline_targets.TARGETS_FILE]
 
 
-def test_a_failing_server_fails_the_build_is_named_and_keys_are_still_removed(build):
+def test_a_failing_server_fails_the_build_is_named_and_keys_are_still_removed(build: Build) -> None:
     rehearsal = build.run(BERKS_FAIL_FOR="chef-01")
     assert rehearsal.returncode != 0
     assert sorted(uploads(rehearsal)) == SERVERS  # the others were still uploaded to
@@ -139,7 +142,7 @@ def test_a_failing_server_fails_the_build_is_named_and_keys_are_still_removed(bu
     assert leftover_keys(build.repo, build.build_tmp) == []
 
 
-def test_a_server_without_a_key_in_the_bucket_fails_alone(build):
+def test_a_server_without_a_key_in_the_bucket_fails_alone(build: Build) -> None:
     (build.repo / ".chef/chef-03").mkdir()
     config = (build.repo / ".chef/chef-02/config.yml").read_text("utf-8")
     (build.repo / ".chef/chef-03/config.yml").write_text(
@@ -152,7 +155,7 @@ def test_a_server_without_a_key_in_the_bucket_fails_alone(build):
     assert leftover_keys(build.repo, build.build_tmp) == []
 
 
-def test_a_committed_key_stops_the_build_before_any_upload(build):
+def test_a_committed_key_stops_the_build_before_any_upload(build: Build) -> None:
     key = build.repo / "cookbooks/example/files/default/deploy.pem"
     key.parent.mkdir(parents=True)
     key.write_bytes(private_key_pem())
@@ -164,7 +167,7 @@ def test_a_committed_key_stops_the_build_before_any_upload(build):
     assert rehearsal.artifacts == {}
 
 
-def test_uploads_run_side_by_side(build):
+def test_uploads_run_side_by_side(build: Build) -> None:
     rehearsal = build.run(BERKS_UPLOAD_SECONDS="1")
     assert rehearsal.returncode == 0, rehearsal.output
     spans = [(call["started"], call["ended"]) for call in uploads(rehearsal).values()]

@@ -25,10 +25,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.stub import Stubber
 from conftest import KIT_ROOT, bake_into
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import ssm_backends
 
 from pre_commit_hooks import pipeline_targets
@@ -75,11 +76,13 @@ def list_invocations_from_moto(
     region = params["context"]["client_region"]
     command = ssm_backends[DEFAULT_ACCOUNT_ID][region].get_command_by_id(
         json.loads(params["body"])["CommandId"])
-    return AWSResponse(None, 200, {}, None), {"CommandInvocations": command.invocations}
+    return AWSResponse("", 200, HTTPHeaders(), None), {"CommandInvocations": command.invocations}
 
 
 @pytest.fixture
-def aws(chef_client, targets, monkeypatch) -> Iterator[None]:
+def aws(
+    chef_client: ModuleType, targets: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -139,7 +142,9 @@ def moto_command(region: str) -> Any:
     return command
 
 
-def test_first_call_sends_one_command_per_server_in_its_region(chef_client, aws, capsys):
+def test_first_call_sends_one_command_per_server_in_its_region(
+    chef_client: ModuleType, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     reported = invoke(chef_client, job_event(), "put_job_success_result")
     token = json.loads(reported["continuationToken"])
     for region, (server, count) in NODES.items():
@@ -154,7 +159,7 @@ def test_first_call_sends_one_command_per_server_in_its_region(chef_client, aws,
     assert ARTIFACT_SECRET not in capsys.readouterr().out
 
 
-def test_running_commands_keep_the_job_in_progress(chef_client, aws):
+def test_running_commands_keep_the_job_in_progress(chef_client: ModuleType, aws: None) -> None:
     token = invoke(chef_client, job_event(), "put_job_success_result")["continuationToken"]
     moto_command("us-west-2").status = "InProgress"
     reported = invoke(chef_client, job_event(token), "put_job_success_result")
@@ -162,7 +167,9 @@ def test_running_commands_keep_the_job_in_progress(chef_client, aws):
     assert "finished on 1 of 2 server(s)" in reported["executionDetails"]["summary"]
 
 
-def test_finished_commands_succeed_the_job_with_a_summary(chef_client, aws):
+def test_finished_commands_succeed_the_job_with_a_summary(
+    chef_client: ModuleType, aws: None
+) -> None:
     token = invoke(chef_client, job_event(), "put_job_success_result")["continuationToken"]
     reported = invoke(chef_client, job_event(token), "put_job_success_result")
     assert "continuationToken" not in reported
@@ -171,7 +178,9 @@ def test_finished_commands_succeed_the_job_with_a_summary(chef_client, aws):
     assert "chef-west (us-west-2): Success, 1 node(s)" in summary
 
 
-def test_a_failed_node_fails_the_job_naming_its_server_and_node(chef_client, aws):
+def test_a_failed_node_fails_the_job_naming_its_server_and_node(
+    chef_client: ModuleType, aws: None
+) -> None:
     token = invoke(chef_client, job_event(), "put_job_success_result")["continuationToken"]
     command = moto_command("us-east-1")
     command.status = "Failed"
@@ -185,7 +194,7 @@ def test_a_failed_node_fails_the_job_naming_its_server_and_node(chef_client, aws
     assert "chef-west (us-west-2): Success" in message
 
 
-def test_an_error_fails_the_job_with_its_message(chef_client, aws):
+def test_an_error_fails_the_job_with_its_message(chef_client: ModuleType, aws: None) -> None:
     boto3.client("s3").delete_object(Bucket=BUCKET, Key=ARTIFACT_KEY)
     reported = invoke(chef_client, job_event(), "put_job_failure_result")
     assert reported["failureDetails"] == {
@@ -194,7 +203,9 @@ def test_an_error_fails_the_job_with_its_message(chef_client, aws):
     assert commands("us-east-1") == []
 
 
-def test_a_bad_timeout_fails_the_job_before_anything_is_sent(chef_client, aws, monkeypatch):
+def test_a_bad_timeout_fails_the_job_before_anything_is_sent(
+    chef_client: ModuleType, aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CHEF_CLIENT_TIMEOUT_SECONDS", "ten")
     reported = invoke(chef_client, job_event(), "put_job_failure_result")
     assert reported["failureDetails"]["message"] == (
@@ -202,7 +213,9 @@ def test_a_bad_timeout_fails_the_job_before_anything_is_sent(chef_client, aws, m
     assert commands("us-east-1") == commands("us-west-2") == []
 
 
-def test_more_servers_than_a_token_can_follow_fail_before_anything_is_sent(chef_client, aws):
+def test_more_servers_than_a_token_can_follow_fail_before_anything_is_sent(
+    chef_client: ModuleType, aws: None
+) -> None:
     put_artifact([pipeline_targets.server_target(f"chef-{n:02d}", {"region": "us-east-1"})
                   for n in range(60)])
     reported = invoke(chef_client, job_event(), "put_job_failure_result")
@@ -210,18 +223,20 @@ def test_more_servers_than_a_token_can_follow_fail_before_anything_is_sent(chef_
     assert commands("us-east-1") == []
 
 
-def test_a_foreign_continuation_token_fails_the_job(chef_client, aws):
+def test_a_foreign_continuation_token_fails_the_job(chef_client: ModuleType, aws: None) -> None:
     reported = invoke(chef_client, job_event("not json"), "put_job_failure_result")
     assert "continuation token is not this function's" in reported["failureDetails"]["message"]
 
 
-def test_throttled_calls_are_retried_adaptively(chef_client, aws):
+def test_throttled_calls_are_retried_adaptively(chef_client: ModuleType, aws: None) -> None:
     for service, region in (("ssm", "us-east-1"), ("codepipeline", None)):
         assert chef_client.client(service, region).meta.config.retries["mode"] == "adaptive"
 
 
-def test_the_module_is_the_generated_repositorys_lambda(chef_client, tmp_path):
+def test_the_module_is_the_generated_repositorys_lambda(
+    chef_client: ModuleType, tmp_path: Path
+) -> None:
     """The file the tests import is the one every generated repository gets."""
     repo = bake_into(tmp_path)
-    generated = (repo / "pipeline/chef_client.py").read_bytes()
-    assert generated == Path(chef_client.__file__).read_bytes()
+    assert chef_client.__file__ == str(LAMBDA_SOURCE)
+    assert (repo / "pipeline/chef_client.py").read_bytes() == LAMBDA_SOURCE.read_bytes()

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import bake_into, make_servers
-from moto_server import client_options, moto_endpoint
+from moto_server import ClientOptions, client_options, moto_endpoint
 
 # moto warns about each resource type it skips (listed in the module docstring).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
@@ -29,7 +29,7 @@ SKIPPED_BY_MOTO = {"AWS::CodeCommit::Repository", "AWS::CodeBuild::Project",
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[dict[str, str]]:
+def aws() -> Iterator[ClientOptions]:
     with moto_endpoint() as endpoint:
         yield client_options(endpoint)
 
@@ -40,7 +40,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return (repo / "cloudformation/pipeline.yml").read_text("utf-8")
 
 
-def deploy(aws: dict[str, str], template: str, name: str, **parameters: str) -> dict[str, str]:
+def deploy(aws: ClientOptions, template: str, name: str, **parameters: str) -> dict[str, str]:
     """Create the stack; its resources' physical ids by logical id."""
     cloudformation = boto3.client("cloudformation", **aws)
     cloudformation.create_stack(
@@ -56,7 +56,7 @@ def deploy(aws: dict[str, str], template: str, name: str, **parameters: str) -> 
             if s["ResourceType"] not in SKIPPED_BY_MOTO}
 
 
-def role_statements(aws: dict[str, str], role: str) -> dict[str, dict[str, Any]]:
+def role_statements(aws: ClientOptions, role: str) -> dict[str, dict[str, Any]]:
     iam = boto3.client("iam", **aws)
     found = {}
     for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
@@ -71,16 +71,16 @@ def role_statements(aws: dict[str, str], role: str) -> dict[str, dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def stack(aws: dict[str, str], template: str) -> dict[str, str]:
+def stack(aws: ClientOptions, template: str) -> dict[str, str]:
     return deploy(aws, template, "chef-pipeline", KeyBucket="chef-keys")
 
 
-def test_stack_creates_every_resource_moto_models(stack):
+def test_stack_creates_every_resource_moto_models(stack: dict[str, str]) -> None:
     assert {"ArtifactBucket", "BuildRole", "FunctionRole", "PipelineRole", "PushRuleRole",
             "ChefClientFunction", "PushRule", "BuildLogGroup", "FunctionLogGroup"} <= set(stack)
 
 
-def test_artifact_bucket_is_encrypted(aws, stack):
+def test_artifact_bucket_is_encrypted(aws: ClientOptions, stack: dict[str, str]) -> None:
     """moto's CloudFormation applies only a bucket's encryption and tags; versioning and the public
     access block are asserted on the template (test_pipeline_template.py)."""
     rules = boto3.client("s3", **aws).get_bucket_encryption(
@@ -88,7 +88,9 @@ def test_artifact_bucket_is_encrypted(aws, stack):
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
 
 
-def test_lambda_is_python_313_with_its_timeout_setting(aws, stack):
+def test_lambda_is_python_313_with_its_timeout_setting(
+    aws: ClientOptions, stack: dict[str, str]
+) -> None:
     function = boto3.client("lambda", **aws).get_function_configuration(
         FunctionName=stack["ChefClientFunction"])
     assert function["Runtime"] == "python3.13"
@@ -98,13 +100,17 @@ def test_lambda_is_python_313_with_its_timeout_setting(aws, stack):
     assert str(timeout) == "1800"
 
 
-def test_build_role_reads_keys_only_and_has_no_kms_without_a_key_arn(aws, stack):
+def test_build_role_reads_keys_only_and_has_no_kms_without_a_key_arn(
+    aws: ClientOptions, stack: dict[str, str]
+) -> None:
     statements = role_statements(aws, stack["BuildRole"])
     assert statements["ReadServerKeys"]["Resource"] == "arn:aws:s3:::chef-keys/*/private.pem"
     assert not any("kms:" in json.dumps(statement["Action"]) for statement in statements.values())
 
 
-def test_build_role_decrypts_with_the_given_key_only_through_s3(aws, template):
+def test_build_role_decrypts_with_the_given_key_only_through_s3(
+    aws: ClientOptions, template: str
+) -> None:
     key_arn = boto3.client("kms", **aws).create_key()["KeyMetadata"]["Arn"]
     resources = deploy(aws, template, "chef-pipeline-kms", KeyBucket="chef-keys",
                        KeyBucketKmsKeyArn=key_arn)
@@ -115,7 +121,9 @@ def test_build_role_decrypts_with_the_given_key_only_through_s3(aws, template):
     assert decrypt["Condition"] == {"StringEquals": via_s3}
 
 
-def test_function_role_sends_only_run_shell_script_to_tagged_nodes(aws, stack):
+def test_function_role_sends_only_run_shell_script_to_tagged_nodes(
+    aws: ClientOptions, stack: dict[str, str]
+) -> None:
     statements = role_statements(aws, stack["FunctionRole"])
     assert statements["SendRunShellScript"]["Resource"] == (
         "arn:aws:ssm:*::document/AWS-RunShellScript")
@@ -124,7 +132,7 @@ def test_function_role_sends_only_run_shell_script_to_tagged_nodes(aws, stack):
     assert tagged["Condition"] == {"StringLike": {"ssm:resourceTag/chef-server": "*"}}
 
 
-def test_outputs_give_the_clone_urls(aws, stack):
+def test_outputs_give_the_clone_urls(aws: ClientOptions, stack: dict[str, str]) -> None:
     stacks = boto3.client("cloudformation", **aws).describe_stacks(StackName="chef-pipeline")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0]["Outputs"]}
     assert outputs["CloneUrlHttp"] == (

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
-from conftest import make_servers
+import pytest
+from conftest import Bake, make_servers
 
 from pre_commit_hooks import pipeline_targets
 
 
-def targets_of(repo, capsys):
+def targets_of(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[dict[str, Any]] | None, str]:
     output = repo / "targets.json"
     code = pipeline_targets.main(["--repo", str(repo), "--output", str(output)])
     captured = capsys.readouterr()
@@ -17,7 +22,9 @@ def targets_of(repo, capsys):
     return code, written, captured.err
 
 
-def test_every_server_gets_its_region_and_the_defaults(bake, capsys):
+def test_every_server_gets_its_region_and_the_defaults(
+    bake: Bake, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, written, _ = targets_of(bake(servers=make_servers(2, region="eu-west-1")), capsys)
     assert code == 0
     assert written == [
@@ -27,16 +34,17 @@ def test_every_server_gets_its_region_and_the_defaults(bake, capsys):
     ]
 
 
-def test_a_servers_own_settings_win(bake, capsys):
-    servers = make_servers(1)
-    servers["chef-00"].update(node_tag={"key": "Role", "value": "web"}, max_concurrency="2",
-                              max_errors="10%")
-    _, written, _ = targets_of(bake(servers=servers), capsys)
-    assert written[0] == {"name": "chef-00", "region": "us-east-1", "tag_key": "Role",
-                               "tag_value": "web", "max_concurrency": "2", "max_errors": "10%"}
+def test_a_servers_own_settings_win(bake: Bake, capsys: pytest.CaptureFixture[str]) -> None:
+    own = {"node_tag": {"key": "Role", "value": "web"}, "max_concurrency": "2", "max_errors": "10%"}
+    repo = bake(servers={"chef-00": {**make_servers(1)["chef-00"], **own}})
+    _, written, _ = targets_of(repo, capsys)
+    assert written == [{"name": "chef-00", "region": "us-east-1", "tag_key": "Role",
+                        "tag_value": "web", "max_concurrency": "2", "max_errors": "10%"}]
 
 
-def test_a_broken_config_is_named_and_nothing_is_written(bake, capsys):
+def test_a_broken_config_is_named_and_nothing_is_written(
+    bake: Bake, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = bake(servers=make_servers(2))
     (repo / ".chef/chef-01/config.yml").write_text("server: [1\n", "utf-8")
     (repo / ".chef/chef-00/config.yml").write_text(
@@ -49,7 +57,9 @@ def test_a_broken_config_is_named_and_nothing_is_written(bake, capsys):
     assert "Traceback" not in err
 
 
-def test_a_repository_without_servers_is_refused(tmp_path, capsys):
+def test_a_repository_without_servers_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, written, err = targets_of(tmp_path, capsys)
     assert (code, written) == (1, None)
     assert err == "no server found: add .chef/<server>/config.yml\n"

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cfnlint.api
+import cfnlint.api  # type: ignore[import-untyped]
 import pytest
 import yaml
-from cfnlint.decode import cfn_yaml
-from conftest import KIT_ROOT, make_servers
+from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from conftest import KIT_ROOT, Bake, make_servers
 
 from pre_commit_hooks import __version__, pipeline_targets
 
@@ -38,7 +38,8 @@ def checkov_command() -> str:
 
 
 def resources(repo: Path) -> dict[str, Any]:
-    return cfn_yaml.load(str(repo / TEMPLATE))["Resources"]
+    found: dict[str, Any] = cfn_yaml.load(str(repo / TEMPLATE))["Resources"]
+    return found
 
 
 def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,7 +59,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("server_count", [1, 2, 20])
-def test_template_passes_cfn_lint_and_checkov(bake, server_count):
+def test_template_passes_cfn_lint_and_checkov(bake: Bake, server_count: int) -> None:
     repo = bake(servers=make_servers(server_count))
     findings = [f"{match.rule.id} {match.message} (line {match.linenumber})"
                 for match in cfnlint.api.lint_file(repo / TEMPLATE)
@@ -78,7 +79,7 @@ def test_template_passes_cfn_lint_and_checkov(bake, server_count):
                for check in report["results"]["skipped_checks"])
 
 
-def test_lambda_in_template_is_the_module_byte_for_byte(repo):
+def test_lambda_in_template_is_the_module_byte_for_byte(repo: Path) -> None:
     inline = resources(repo)["ChefClientFunction"]["Properties"]["Code"]["ZipFile"]
     module = (repo / LAMBDA).read_text("utf-8")
     assert inline == module
@@ -87,7 +88,7 @@ def test_lambda_in_template_is_the_module_byte_for_byte(repo):
     assert len(inline.encode()) < 4 * 1024 * 1024
 
 
-def test_lambda_runs_on_a_current_runtime_with_an_integer_timeout(repo):
+def test_lambda_runs_on_a_current_runtime_with_an_integer_timeout(repo: Path) -> None:
     # seed: runtime python2.7 (blocked since 2021) and "Timeout": "10" as a string
     function = resources(repo)["ChefClientFunction"]["Properties"]
     assert function["Runtime"] in {"python3.13", "python3.14"}
@@ -95,7 +96,7 @@ def test_lambda_runs_on_a_current_runtime_with_an_integer_timeout(repo):
     assert isinstance(function["Timeout"], int)
 
 
-def test_pipeline_is_v2_with_its_own_role_started_by_a_push_rule(repo):
+def test_pipeline_is_v2_with_its_own_role_started_by_a_push_rule(repo: Path) -> None:
     # seed: a pre-existing AWS-CodePipeline-Service role and a polling source
     found = resources(repo)
     pipeline = found["Pipeline"]["Properties"]
@@ -111,19 +112,19 @@ def test_pipeline_is_v2_with_its_own_role_started_by_a_push_rule(repo):
     assert parameters["Branch"]["Default"] == "main"
 
 
-def test_lambda_gets_only_the_targets_artifact(repo):
+def test_lambda_gets_only_the_targets_artifact(repo: Path) -> None:
     stages = resources(repo)["Pipeline"]["Properties"]["Stages"]
     build, invoke = stages[1]["Actions"][0], stages[2]["Actions"][0]
     assert build["OutputArtifacts"] == invoke["InputArtifacts"] == [{"Name": "ChefTargets"}]
 
 
-def test_build_runs_on_a_current_image(repo):
+def test_build_runs_on_a_current_image(repo: Path) -> None:
     # seed: aws/codebuild/ubuntu-base:14.04, which no longer exists
     image = resources(repo)["BuildProject"]["Properties"]["Environment"]["Image"]
     assert image in {"aws/codebuild/standard:7.0", "aws/codebuild/amazonlinux-x86_64-standard:5.0"}
 
 
-def test_artifact_bucket_is_encrypted_versioned_and_private(repo):
+def test_artifact_bucket_is_encrypted_versioned_and_private(repo: Path) -> None:
     # seed: a bare AWS::S3::Bucket
     bucket = resources(repo)["ArtifactBucket"]["Properties"]
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -131,7 +132,7 @@ def test_artifact_bucket_is_encrypted_versioned_and_private(repo):
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
 
 
-def test_build_role_reads_only_the_servers_keys(repo):
+def test_build_role_reads_only_the_servers_keys(repo: Path) -> None:
     # seed: s3:Get* and s3:List* on the whole key bucket
     key_statements = [s for s in statements(resources(repo)["BuildRole"])
                       if "${KeyBucket}" in json.dumps(s)]
@@ -141,7 +142,7 @@ def test_build_role_reads_only_the_servers_keys(repo):
     }]
 
 
-def test_build_role_decrypts_only_with_a_given_key_arn(repo):
+def test_build_role_decrypts_only_with_a_given_key_arn(repo: Path) -> None:
     optional = [s for s in statements(resources(repo)["BuildRole"]) if "Fn::If" in s]
     assert len(optional) == 1
     condition, statement, otherwise = optional[0]["Fn::If"]
@@ -151,7 +152,7 @@ def test_build_role_decrypts_only_with_a_given_key_arn(repo):
     assert otherwise == {"Ref": "AWS::NoValue"}
 
 
-def test_send_command_is_limited_to_the_run_shell_document_and_tagged_nodes(repo):
+def test_send_command_is_limited_to_the_run_shell_document_and_tagged_nodes(repo: Path) -> None:
     # seed: ssm:SendCommand on "*"
     function_role = statements(resources(repo)["FunctionRole"])
     sends = [s for s in function_role if s["Action"] == "ssm:SendCommand"]
@@ -163,16 +164,16 @@ def test_send_command_is_limited_to_the_run_shell_document_and_tagged_nodes(repo
     assert len(sends) == len(documents) + len(instances)
 
 
-def test_a_node_tag_given_at_generation_is_allowed_too(bake):
+def test_a_node_tag_given_at_generation_is_allowed_too(bake: Bake) -> None:
     servers = make_servers(2)
-    servers["chef-01"]["node_tag"] = {"key": "chef-role", "value": "web"}
-    repo = bake(servers=servers)
+    repo = bake(servers={**servers, "chef-01": {
+        **servers["chef-01"], "node_tag": {"key": "chef-role", "value": "web"}}})
     conditions = [s["Condition"]["StringLike"] for s in statements(resources(repo)["FunctionRole"])
                   if "Condition" in s]
     assert conditions == [{"ssm:resourceTag/chef-server": "*"}, {"ssm:resourceTag/chef-role": "*"}]
 
 
-def test_wildcard_resources_only_where_aws_has_nothing_narrower(repo):
+def test_wildcard_resources_only_where_aws_has_nothing_narrower(repo: Path) -> None:
     text = (repo / TEMPLATE).read_text("utf-8")
     wildcards = {
         (name, statement.get("Sid"))
@@ -187,13 +188,13 @@ def test_wildcard_resources_only_where_aws_has_nothing_narrower(repo):
     assert all(comment.startswith("#") for comment in comments), comments
 
 
-def test_key_bucket_parameter_keeps_the_posts_constraints(repo):
+def test_key_bucket_parameter_keeps_the_posts_constraints(repo: Path) -> None:
     parameter = cfn_yaml.load(str(repo / TEMPLATE))["Parameters"]["KeyBucket"]
     assert parameter["AllowedPattern"] == "^[a-z0-9][a-z0-9-.]*$"
     assert (parameter["MinLength"], parameter["MaxLength"]) == (3, 63)
 
 
-def test_outputs_clone_urls_pipeline_name_and_console_link(repo):
+def test_outputs_clone_urls_pipeline_name_and_console_link(repo: Path) -> None:
     outputs = cfn_yaml.load(str(repo / TEMPLATE))["Outputs"]
     assert {"CloneUrlHttp", "CloneUrlSsh", "CloneUrlGrc", "PipelineName",
             "PipelineConsoleUrl"} <= set(outputs)
@@ -210,7 +211,7 @@ def commands(repo: Path) -> list[str]:
             for part in ("commands", "finally") for command in phase.get(part, [])]
 
 
-def test_buildspec_commands_are_lists_of_plain_ascii_commands(repo):
+def test_buildspec_commands_are_lists_of_plain_ascii_commands(repo: Path) -> None:
     # seed: en dashes instead of "-", so each command list loaded as one string
     assert (repo / "buildspec.yml").read_text("utf-8").isascii()
     for phase in buildspec(repo)["phases"].values():
@@ -219,14 +220,14 @@ def test_buildspec_commands_are_lists_of_plain_ascii_commands(repo):
     assert all(isinstance(command, str) for command in commands(repo))
 
 
-def test_buildspec_keeps_tls_on_and_names_no_server(repo):
+def test_buildspec_keeps_tls_on_and_names_no_server(repo: Path) -> None:
     # seed: --no-ssl-verify, and servers written into the buildspec (one with a missing bracket)
     text = (repo / "buildspec.yml").read_text("utf-8")
     assert "no-ssl-verify" not in text
     assert not any(name in text for name in make_servers(2))
 
 
-def test_buildspec_installs_berkshelf_as_a_gem_and_the_kit_at_its_release(repo):
+def test_buildspec_installs_berkshelf_as_a_gem_and_the_kit_at_its_release(repo: Path) -> None:
     # seed: ChefDK 1.5 from Chef's download site (now behind a license id)
     spec = buildspec(repo)
     install = " ".join(spec["phases"]["install"]["commands"])
@@ -236,7 +237,7 @@ def test_buildspec_installs_berkshelf_as_a_gem_and_the_kit_at_its_release(repo):
     assert spec["env"]["variables"]["KIT_REPO_URL"].startswith("https://")
 
 
-def test_buildspec_checks_the_tree_before_the_build_and_ships_only_targets(repo):
+def test_buildspec_checks_the_tree_before_the_build_and_ships_only_targets(repo: Path) -> None:
     spec = buildspec(repo)
     checks = " ".join(spec["phases"]["pre_build"]["commands"])
     for hook in ("forbid-chef-secrets", "check-chef-server-config", "check-chef-repo"):
@@ -244,7 +245,7 @@ def test_buildspec_checks_the_tree_before_the_build_and_ships_only_targets(repo)
     assert spec["artifacts"]["files"] == [pipeline_targets.TARGETS_FILE]
 
 
-def test_pipeline_scripts_pass_ruff_and_mypy():
+def test_pipeline_scripts_pass_ruff_and_mypy() -> None:
     """The template's plain Python is held to the kit's own ruff and mypy settings."""
     for tool in (["ruff", "check"], ["mypy"]):
         result = subprocess.run([sys.executable, "-m", *tool, str(TEMPLATE_PIPELINE_DIR)],
