@@ -63,3 +63,27 @@ def test_a_repository_without_servers_is_refused(
     code, written, err = targets_of(tmp_path, capsys)
     assert (code, written) == (1, None)
     assert err == "no server found: add .chef/<server>/config.yml\n"
+
+
+def test_a_generated_template_fits_its_repository(bake: Bake) -> None:
+    servers = make_servers(2)
+    repo = bake(servers={**servers, "chef-01": {
+        **servers["chef-01"], "node_tag": {"key": "Role", "value": "web"}}})
+    assert pipeline_targets.template_findings(repo) == []
+
+
+def test_an_edited_lambda_is_reported_until_copied_into_the_template(bake: Bake) -> None:
+    repo = bake(servers=make_servers(1))
+    lambda_source = repo / pipeline_targets.LAMBDA_SOURCE
+    lambda_source.write_text(lambda_source.read_text("utf-8") + "# tuned\n", "utf-8")
+    assert pipeline_targets.template_findings(repo) == [
+        "cloudformation/pipeline.yml: the Lambda's inline code (ChefClientFunction Code.ZipFile) "
+        "is not pipeline/chef_client.py: copy the file into it, then deploy the stack again"]
+
+
+def test_a_node_tag_key_the_role_does_not_allow_is_reported(bake: Bake) -> None:
+    repo = bake(servers=make_servers(1))
+    config = repo / ".chef/chef-00/config.yml"
+    config.write_text(config.read_text("utf-8") + 'node_tag: {"key": "Role", "value": "web"}\n')
+    [finding] = pipeline_targets.template_findings(repo)
+    assert finding.startswith(".chef/chef-00/config.yml: chef-client goes to nodes tagged 'Role'")
