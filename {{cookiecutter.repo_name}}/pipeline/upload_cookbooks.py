@@ -80,8 +80,11 @@ def write_ca_bundle(repo: Path, bundle: Path) -> None:
     Ruby honours SSL_CERT_FILE, so TLS to the Chef servers stays verified."""
     ca_dir = repo / servers.CHEF_DIR / servers.CA_CERTS_DIR
     server_cas = sorted(path for path in ca_dir.glob("*") if path.suffix in {".pem", ".crt"})
-    parts = [system_ca_file().read_bytes(), *(path.read_bytes() for path in server_cas)]
-    bundle.write_bytes(b"\n".join(part.rstrip(b"\n") for part in parts) + b"\n")
+    try:
+        parts = [system_ca_file().read_bytes(), *(path.read_bytes() for path in server_cas)]
+        bundle.write_bytes(b"\n".join(part.rstrip(b"\n") for part in parts) + b"\n")
+    except OSError as error:
+        raise UploadError(f"the CA bundle for Berkshelf cannot be written: {error}") from error
 
 
 def resolve(repo: Path, env: dict[str, str]) -> None:
@@ -93,14 +96,15 @@ def resolve(repo: Path, env: dict[str, str]) -> None:
 
 
 def fetch_key(s3: Any, bucket: str, server: str, key: Path) -> str:
-    """Copy the server's key from the bucket to ``key``, mode 0600 from its creation; why not."""
+    """Copy the server's key from the bucket to ``key``, mode 0600 from its creation; the reason
+    it could not, or an empty string."""
     key_url = f"s3://{bucket}/{server}/{servers.KEY_FILE}"
     try:
         pem = s3.get_object(Bucket=bucket, Key=f"{server}/{servers.KEY_FILE}")["Body"].read()
-    except (BotoCoreError, ClientError) as error:
+        with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(pem)
+    except (BotoCoreError, ClientError, OSError) as error:
         return f"no key copied from {key_url}: {error}"
-    with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
-        file.write(pem)
     return ""
 
 
