@@ -3,6 +3,7 @@ CloudFormation): one place that knows how to start it and what credentials go wi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypedDict
@@ -16,6 +17,7 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 @contextmanager
 def moto_endpoint() -> Iterator[str]:
     """The endpoint URL of a moto server that lives as long as the ``with`` block."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
