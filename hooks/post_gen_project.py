@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
+ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # noqa: E501
 sys.path.insert(0, ANSWERS["_repo_dir"])
 from pre_commit_hooks.generator import init_git, write_server_configs  # noqa: E402
 
@@ -12,4 +12,4 @@ write_server_configs(ANSWERS, Path.cwd())
 if ANSWERS["init_git"]:
     skipped = init_git(Path.cwd(), ANSWERS["branch"])
     if skipped:
-        print(f"WARNING: no git repository was made ({skipped}); run git init yourself.", file=sys.stderr)
+        print(f"WARNING: no git repository was made ({skipped}); run git init.", file=sys.stderr)

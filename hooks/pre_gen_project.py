@@ -1,9 +1,9 @@
-"""Refuse bad answers before anything is generated: cookiecutter then removes the output directory."""
+"""Refuse bad answers before anything is generated; cookiecutter then removes the new directory."""
 
 import json
 import sys
 
-ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
+ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # noqa: E501
 # The rules live in the kit's package next to this template, so the generator, the pre-commit hooks
 # and the command line apply the same ones.
 sys.path.insert(0, ANSWERS["_repo_dir"])

@@ -1,43 +1,36 @@
-"""What the cookiecutter template runs: its Jinja extension and the work of its two hooks.
+"""The work of the cookiecutter template's two hooks.
 
 The hooks in ``hooks/`` import this module from the template checkout (cookiecutter's
-``_repo_dir``), so it must need nothing but the standard library and cookiecutter's own Jinja.
+``_repo_dir``), so it needs nothing but the standard library. Each hook is a new interpreter, so
+imports stay few: they are most of what a generation costs (benchmarks/bench_generate.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
-from jinja2.ext import Extension
-
-from pre_commit_hooks import __version__, servers
+from pre_commit_hooks import servers
 
 # CodeCommit: letters, digits, '.', '_', '-'; 1 to 100 characters; never ending in ".git".
 REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")
-# A git branch name that needs no quoting anywhere the pipeline uses it (git-check-ref-format rules).
+# A git branch name that needs no quoting where the pipeline uses it (git-check-ref-format rules).
 BRANCH = re.compile(r"(?![/.-])(?!.*(?:\.\.|//|@\{|\.lock$|[/.]$))[A-Za-z0-9._/-]{1,100}")
 # Where the template's own answers go into YAML, Ruby and Markdown as one line.
 ONE_LINE = re.compile(r"[^\n\r\x00]{1,1000}")
 
 
-class KitExtension(Extension):
-    """Gives templates ``kit_version``: the generated repo pins this kit's hooks to that release."""
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        environment.globals["kit_version"] = __version__
-
-
-def chosen_servers(answers: dict[str, Any]) -> dict[str, Any]:
+def chosen_servers(answers: dict[str, Any]) -> Any:
     """The user's servers, or the two-region example when none were given.
 
     ``servers`` defaults to an empty mapping, never to the example: cookiecutter merges a mapping
-    the user gives into a mapping default, which would add the example servers to every list."""
-    return answers["servers"] or answers["_default_servers"]
+    the user gives into a mapping default, which would add the example servers to every list.
+    On cookiecutter's command line (``servers='{...}'``) the answer arrives as JSON text."""
+    chosen = answers["servers"] or answers["_default_servers"]
+    return json.loads(chosen) if isinstance(chosen, str) else chosen
 
 
 def answer_problems(answers: dict[str, Any]) -> list[str]:
@@ -52,9 +45,16 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
         )
         if not (isinstance(answers[field], str) and pattern.fullmatch(answers[field]))
     ]
-    found += [f"chef_user: {problem.message}" for problem in servers.problems(
-        answers["chef_user"], servers.SCHEMA["properties"]["node_name"], "node_name")]
-    chosen = chosen_servers(answers)
+    found += [
+        f"chef_user: {problem.message}"
+        for problem in servers.problems(
+            answers["chef_user"], servers.SCHEMA["properties"]["node_name"], "node_name"
+        )
+    ]
+    try:
+        chosen = chosen_servers(answers)
+    except json.JSONDecodeError as error:
+        return [*found, f"servers: not valid JSON ({error})"]
     if not isinstance(chosen, dict):
         return [*found, "servers: must be a JSON object of server name -> {server, region}"]
     for name, spec in chosen.items():
@@ -66,10 +66,14 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
         found += [
             f"servers.{'.'.join((name, *problem.path))}: {problem.message}"
             for problem in servers.problems(config)
+            # a node_name taken from chef_user is reported once, as chef_user
+            if problem.path != ("node_name",) or "node_name" in spec
         ]
-    found += [f"servers: {name!r} is a second server of that name" for name in
-              servers.duplicates(list(chosen))]
-    urls = [spec.get("server") for spec in chosen.values() if isinstance(spec, dict)]
+    found += [
+        f"servers: {name!r} is a second server of that name"
+        for name in servers.duplicates(list(chosen))
+    ]
+    urls = [str(spec.get("server")) for spec in chosen.values() if isinstance(spec, dict)]
     found += [f"servers: {url!r} is the URL of two servers" for url in servers.duplicates(urls)]
     if not chosen:
         found.append("servers: name at least one server")
@@ -82,7 +86,7 @@ def server_config(answers: dict[str, Any], spec: dict[str, Any]) -> dict[str, An
 
 
 def write_server_configs(answers: dict[str, Any], repo: Path) -> None:
-    """Write ``.chef/<server>/config.yml`` for every server: from here on those files are the list."""
+    """Write ``.chef/<server>/config.yml`` for each server: from now on these files are the list."""
     for name, spec in chosen_servers(answers).items():
         server_dir = repo / servers.CHEF_DIR / name
         server_dir.mkdir(parents=True)
@@ -100,13 +104,31 @@ def init_git(repo: Path, branch: str) -> str | None:
     try:
         git("init", "--quiet", f"--initial-branch={branch}")
         git("add", "--all")
-        has_identity = subprocess.run(["git", "config", "user.email"], cwd=repo,
-                                      capture_output=True).returncode == 0
+        has_identity = (
+            subprocess.run(
+                ["git", "config", "user.email"], cwd=repo, capture_output=True
+            ).returncode
+            == 0
+        )
         # Without a git identity the first commit would fail; the author can be amended later.
-        identity = [] if has_identity else [
-            "-c", "user.name=chef-multiserver-kit", "-c", "user.email=chef-multiserver-kit@localhost"]
-        git(*identity, "commit", "--quiet", "--no-verify",
-            "-m", "Initial chef repository from chef-multiserver-kit")
+        identity = (
+            []
+            if has_identity
+            else [
+                "-c",
+                "user.name=chef-multiserver-kit",
+                "-c",
+                "user.email=chef-multiserver-kit@localhost",
+            ]
+        )
+        git(
+            *identity,
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            "Initial chef repository from chef-multiserver-kit",
+        )
     except FileNotFoundError:
         return "git is not installed"
     except subprocess.CalledProcessError as error:

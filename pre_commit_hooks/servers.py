@@ -10,24 +10,24 @@ cookiecutter's interpreter is promised. ``tests/test_servers.py`` checks that it
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 CHEF_DIR = ".chef"
 CONFIG_FILE = "config.yml"
 KEY_FILE = "private.pem"
 CA_CERTS_DIR = "ca_certs"
 
-SCHEMA: dict[str, Any] = json.loads(
-    resources.files("pre_commit_hooks").joinpath("schemas/server_config.schema.json").read_text("utf-8")
-)
+# Package data next to this file (what importlib.resources would find, at a fraction of its import
+# time: every cookiecutter hook run starts a new interpreter that imports this module).
+SCHEMA_FILE = Path(__file__).with_name("schemas") / "server_config.schema.json"
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text("utf-8"))
 SERVER_NAME_SCHEMA: dict[str, Any] = SCHEMA["$defs"]["server_name"]
+# The folders the kit itself keeps under .chef/: the names no server may take.
+KIT_DIRS = frozenset(SERVER_NAME_SCHEMA["not"]["enum"])
 # The keys a config.yml is written with, in this order; the rest of the schema's keys follow.
 KEY_ORDER = ("server", "region", "node_name")
 
@@ -45,8 +45,7 @@ ALLOWED = {
 }
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One way a value breaks the rules; ``path`` is the key path inside the value (empty: the value
     itself)."""
 
@@ -54,7 +53,9 @@ class Problem:
     message: str
 
 
-def problems(value: object, schema: Mapping[str, Any] = SCHEMA, name: str = "") -> Iterator[Problem]:
+def problems(
+    value: object, schema: Mapping[str, Any] = SCHEMA, name: str = ""
+) -> Iterator[Problem]:
     """Every way ``value`` breaks ``schema``, not only the first."""
     expected = schema.get("type")
     if expected == "object":
@@ -79,6 +80,8 @@ def _object_problems(value: dict[Any, Any], schema: Mapping[str, Any]) -> Iterat
     for key, item in value.items():
         key_text = str(key)
         if key_text not in properties:
+            import difflib  # here, not at the top: see SCHEMA_FILE
+
             guess = difflib.get_close_matches(key_text, properties, n=1)
             hint = f"did you mean {guess[0]!r}?" if guess else f"allowed: {', '.join(properties)}"
             yield Problem((key_text,), f"unknown key {key_text!r}: {hint}")
@@ -109,8 +112,8 @@ def duplicates(names: list[str]) -> list[str]:
 
 
 def render_config(config: Mapping[str, Any]) -> str:
-    """The text of a ``config.yml``: one ``key: value`` line each, values JSON-quoted (JSON is YAML),
-    so no value can break the file or inject a key."""
+    """The text of a ``config.yml``: a ``key: value`` line each, values JSON-quoted (JSON is
+    YAML), so no value can break the file or inject a key."""
     ordered = [*KEY_ORDER, *(key for key in SCHEMA["properties"] if key not in KEY_ORDER)]
     lines = [
         f"{key}: {json.dumps(config[key], ensure_ascii=False)}" for key in ordered if key in config

@@ -1,4 +1,4 @@
-"""Shared fixtures: generating a chef repository from this template through cookiecutter's own API."""
+"""Shared fixtures: a chef repository generated from this template through cookiecutter's API."""
 
 from __future__ import annotations
 
@@ -65,3 +65,30 @@ def make_servers(count: int, region: str = "us-east-1") -> dict[str, dict[str, s
         }
         for index in range(count)
     }
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """A safe loader that also reads CloudFormation's short forms (!Sub, !GetAtt ...) as
+    ``{"Fn::Sub": ...}``-style mappings, the way CloudFormation expands them."""
+
+
+def _short_form(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
+    function = "Ref" if tag == "Ref" else f"Fn::{tag}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {function: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _short_form)
+
+
+def load_yaml(text: str) -> Any:
+    """Any YAML file of a generated repository, CloudFormation templates included."""
+    return yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)

@@ -1,0 +1,182 @@
+"""``chef-multiserver doctor``: is every server ready for the pipeline? One row per server, then
+the stack, then what to do about each failure."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from botocore.exceptions import ClientError
+
+from pre_commit_hooks import servers
+from pre_commit_hooks.check_chef_server_config import config_findings, repository_urls
+from pre_commit_hooks.cli import aws as cli_aws
+from pre_commit_hooks.cli import tls as cli_tls
+from pre_commit_hooks.cli.deploy import describe_stack
+from pre_commit_hooks.cli.put_key import check_public_access_blocked, key_object
+from pre_commit_hooks.cli.repo import CommandError, ca_cert_files
+
+COLUMNS = ("config", "CA", "key", "TLS")
+OK = "ok"
+FAIL = "FAIL"
+SKIPPED = "skipped"
+
+
+class Check(NamedTuple):
+    """One cell of the table, and the advice that goes with a failure."""
+
+    cell: str
+    advice: str = ""
+
+
+def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
+    found = servers.server_dirs(repo)
+    if not found:
+        raise CommandError("no servers in .chef/: add one with chef-multiserver add-server")
+    stack = (
+        describe_stack(cli_aws.client(aws, "cloudformation"), args.stack) if args.stack else None
+    )
+    stack_parameters = {
+        parameter["ParameterKey"]: parameter.get("ParameterValue")
+        for parameter in (stack or {}).get("Parameters", [])
+    }
+    key_bucket = args.key_bucket or stack_parameters.get("KeyBucket")
+    s3 = cli_aws.client(aws, "s3") if key_bucket else None
+    bucket_problem = _bucket_problem(s3, key_bucket) if s3 and key_bucket else None
+    ca_pem = "".join(path.read_text("utf-8", errors="replace") for path in ca_cert_files(repo))
+
+    urls = repository_urls(repo)
+    rows = {}
+    for name, directory in found.items():
+        # What check-chef-server-config says, paths as seen from here.
+        config_file = Path(os.path.relpath(directory / servers.CONFIG_FILE))
+        others = {other: url for other, url in urls.items() if other != name}
+        config_problems = list(config_findings(config_file, others))
+        rows[name] = (
+            Check(FAIL, "; ".join(config_problems)) if config_problems else Check(OK),
+            _ca_check(repo, name),
+            Check(FAIL) if bucket_problem else _key_check(s3, key_bucket, name),
+            _tls_check(urls[name], config_problems, ca_pem, args),
+        )
+    _print_table(rows)
+    advice = [
+        f"{name}: {check.advice}" for name, row in rows.items() for check in row if check.advice
+    ]
+    if bucket_problem:
+        advice.append(f"key bucket: {bucket_problem}")
+    if args.stack:
+        advice += _stack_section(args.stack, stack, args.key_bucket, stack_parameters)
+    if advice:
+        print("\nTo do:")
+        for line in advice:
+            print(f"  {line}")
+        return 1
+    print("\nAll checks passed.")
+    return 0
+
+
+def _ca_check(repo: Path, name: str) -> Check:
+    ca_dir = repo / servers.CHEF_DIR / servers.CA_CERTS_DIR
+    if any((ca_dir / f"{name}.{suffix}").is_file() for suffix in ("crt", "pem")):
+        return Check(OK)
+    return Check(
+        "missing",
+        f"no .chef/{servers.CA_CERTS_DIR}/{name}.crt: put the server's CA certificate there "
+        "and commit it",
+    )
+
+
+def _bucket_problem(s3: Any, bucket: str) -> str | None:
+    """What is wrong with the key bucket as a whole: missing, out of reach, or not private."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        check_public_access_blocked(s3, bucket)
+    except ClientError as error:
+        if cli_aws.error_code(error) in ("404", "NoSuchBucket"):
+            return f"bucket {bucket} does not exist: check --key-bucket (or the stack's KeyBucket)"
+        return cli_aws.error_message(error)
+    except CommandError as error:
+        return str(error)
+    return None
+
+
+def _key_check(s3: Any, bucket: str | None, name: str) -> Check:
+    if s3 is None or bucket is None:
+        return Check(SKIPPED)
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key_object(name))
+    except ClientError as error:
+        if cli_aws.error_code(error) not in ("404", "NoSuchKey"):
+            return Check(FAIL, f"key: {cli_aws.error_message(error)}")
+        return Check(
+            "missing",
+            f"no s3://{bucket}/{key_object(name)}: "
+            f"chef-multiserver put-key {name} --key PATH --bucket {bucket}",
+        )
+    if not head.get("ServerSideEncryption"):
+        return Check(
+            "unencrypted",
+            f"s3://{bucket}/{key_object(name)} is not encrypted: upload it again with "
+            f"chef-multiserver put-key {name} --key PATH --bucket {bucket}",
+        )
+    return Check(OK)
+
+
+def _tls_check(
+    url: object, config_problems: list[str], ca_pem: str, args: argparse.Namespace
+) -> Check:
+    if args.offline or config_problems or not isinstance(url, str):
+        return Check(SKIPPED)
+    problem = cli_tls.verify_problem(url, ca_pem, args.connect_to)
+    if problem is None:
+        return Check(OK)
+    return Check(FAIL, f"TLS to {url}: {problem}")
+
+
+def _print_table(rows: Mapping[str, tuple[Check, ...]]) -> None:
+    table = [
+        ("server", *COLUMNS),
+        *((name, *(check.cell for check in row)) for name, row in rows.items()),
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
+    for line in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+def _stack_section(
+    name: str,
+    stack: dict[str, Any] | None,
+    key_bucket: str | None,
+    parameters: dict[str, Any],
+) -> list[str]:
+    """Print the stack; the advice for what is wrong with it."""
+    print(f"\nStack {name}:")
+    if stack is None:
+        print("  does not exist")
+        return [
+            f"stack {name}: create it with "
+            f"chef-multiserver deploy --stack {name} --key-bucket BUCKET"
+        ]
+    status = stack["StackStatus"]
+    print(f"  status: {status}")
+    for key, value in parameters.items():
+        print(f"  parameter {key}: {value}")
+    for output in stack.get("Outputs", []):
+        print(f"  output {output['OutputKey']}: {output['OutputValue']}")
+    advice = []
+    if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        advice.append(
+            f"stack {name} is {status}: run chef-multiserver deploy --stack {name} (it explains "
+            "what failed and what to do)"
+        )
+    if key_bucket and parameters.get("KeyBucket") not in (None, key_bucket):
+        advice.append(
+            f"stack {name} reads keys from {parameters['KeyBucket']}, not {key_bucket}: deploy "
+            f"with --key-bucket {key_bucket}, or check that bucket"
+        )
+    return advice

@@ -1,0 +1,133 @@
+"""TLS to a Chef server: fetch the certificate chain it sends, and check that it verifies.
+
+``--connect-to HOST:PORT:ADDRESS:PORT`` works as curl's option does: the TCP connection goes to
+ADDRESS:PORT while SNI and hostname verification stay on the server's own name. It serves a server
+whose name does not resolve from here yet (a new server, a bastion, a tunnel), and the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import ssl
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from pre_commit_hooks.cli.repo import CommandError
+
+TIMEOUT_SECONDS = 10.0
+HTTPS_PORT = 443
+
+
+class ConnectTo(NamedTuple):
+    """curl's ``--connect-to``: connections to host:port (empty: any) go to address:address_port
+    (empty: unchanged)."""
+
+    host: str
+    port: str
+    address: str
+    address_port: str
+
+
+def parse_connect_to(text: str) -> ConnectTo:
+    """An argparse ``type``: HOST:PORT:ADDRESS:PORT, as curl writes it."""
+    parts = text.split(":")
+    if len(parts) != 4 or any(part and not part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not HOST:PORT:ADDRESS:PORT "
+            "(for example chef.example.com:443:10.0.0.5:443)"
+        )
+    if not all(port.isdigit() for port in (parts[1], parts[3]) if port):
+        raise argparse.ArgumentTypeError(f"{text!r}: the ports must be numbers")
+    return ConnectTo(*parts)
+
+
+def endpoint(url: str) -> tuple[str, int]:
+    """The host name and port of a server URL."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or HTTPS_PORT
+
+
+def _route(host: str, port: int, connect_to: Sequence[ConnectTo]) -> tuple[str, int]:
+    for rule in connect_to:
+        if rule.host in ("", host) and rule.port in ("", str(port)):
+            return rule.address or host, int(rule.address_port or port)
+    return host, port
+
+
+def _connect(host: str, port: int, connect_to: Sequence[ConnectTo]) -> socket.socket:
+    address = _route(host, port, connect_to)
+    try:
+        return socket.create_connection(address, timeout=TIMEOUT_SECONDS)
+    except OSError as error:
+        via = "" if address == (host, port) else f" (through {address[0]}:{address[1]})"
+        raise CommandError(
+            f"cannot connect to {host}:{port}{via}: {error.strerror or error}; check the URL, "
+            "the network, or route it with --connect-to"
+        ) from error
+
+
+def fetch_chain(url: str, connect_to: Sequence[ConnectTo] = ()) -> list[x509.Certificate]:
+    """The certificates the server at ``url`` sends, its own first, without trusting any yet
+    (as ``knife ssl fetch`` does: the user checks the fingerprints)."""
+    host, port = endpoint(url)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        _connect(host, port, connect_to) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        return [x509.load_der_x509_certificate(der) for der in _unverified_chain(tls)]
+
+
+def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
+    # Python 3.13 made the chain public; 3.10 to 3.12 have the same call on the private _sslobj,
+    # and getpeercert() gives only the server's own certificate.
+    public = getattr(tls, "get_unverified_chain", None)
+    if public is not None:
+        return list(public())
+    private: Any = tls._sslobj  # type: ignore[attr-defined]
+    der = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
+    return [certificate.public_bytes(der) for certificate in private.get_unverified_chain() or []]
+
+
+def verify_problem(url: str, ca_pem: str, connect_to: Sequence[ConnectTo] = ()) -> str | None:
+    """Why a TLS handshake with the server at ``url``, trusting only ``ca_pem``, fails; None when
+    it verifies. Only those CAs, as in the pipeline, where the bundle from .chef/ca_certs/ is all
+    Berkshelf trusts."""
+    host, port = endpoint(url)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_pem:
+        try:
+            context.load_verify_locations(cadata=ca_pem)
+        except ssl.SSLError as error:
+            return f"a file in .chef/ca_certs/ is not a PEM certificate ({error.reason})"
+    try:
+        with (
+            _connect(host, port, connect_to) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return None
+    except ssl.SSLCertVerificationError as error:
+        return (
+            f"certificate not trusted ({error.verify_message}): .chef/ca_certs/ needs the CA "
+            "that signed the server's certificate"
+        )
+    except (ssl.SSLError, OSError) as error:
+        return f"TLS handshake failed: {error}"
+    except CommandError as error:
+        return str(error)
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    """SHA-256 fingerprint as openssl and browsers show it (AB:CD:...)."""
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def is_self_signed(certificate: x509.Certificate) -> bool:
+    return certificate.issuer == certificate.subject

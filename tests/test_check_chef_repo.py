@@ -1,0 +1,266 @@
+"""check-chef-repo, called in-process in repositories generated from the template."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pre_commit_hooks.check_chef_repo import main
+from tests.conftest import Bake, make_servers
+
+Change = Callable[[Path], object]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def write(relative: str, content: str | bytes) -> Change:
+    def change(repo: Path) -> None:
+        path = repo / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, "utf-8")
+
+    return change
+
+
+def append(relative: str, content: str) -> Change:
+    return lambda repo: write(relative, (repo / relative).read_text("utf-8") + content)(repo)
+
+
+def tracked(relative: str, content: str = "not really a key") -> Change:
+    def change(repo: Path) -> None:
+        write(relative, content)(repo)
+        git(repo, "add", "--force", "--", relative)
+
+    return change
+
+
+def replace(relative: str, old: str, new: str) -> Change:
+    def change(repo: Path) -> None:
+        text = (repo / relative).read_text("utf-8")
+        assert old in text
+        (repo / relative).write_text(text.replace(old, new), "utf-8")
+
+    return change
+
+
+def symlink(relative: str, target: str) -> Change:
+    def change(repo: Path) -> None:
+        (repo / relative).unlink(missing_ok=True)
+        (repo / relative).symlink_to(target)
+
+    return change
+
+
+def run(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        cwd: str = ".") -> tuple[int, list[str]]:
+    monkeypatch.chdir(repo / cwd)
+    code = main([])
+    return code, capsys.readouterr().out.splitlines()
+
+
+KNIFE = ".chef/knife.rb"
+GOOD: dict[str, Change] = {
+    "as-generated": lambda repo: None,
+    "ca-certificate-tracked": tracked(".chef/ca_certs/chef-east.pem", "a public certificate"),
+    "berksfile-other-syntax": replace(
+        "Berksfile", "cookbook 'example', path: 'cookbooks/example'",
+        'cookbook("example", :path => "./cookbooks/example")  # path: \'elsewhere\''),
+    "supermarket-cookbooks": append("Berksfile", "cookbook 'chef-client', '~> 13.0'\n"),
+    "metadata-json-cookbook": lambda repo: (
+        write("cookbooks/other/metadata.json", '{"name": "other"}')(repo),
+        append("Berksfile", "cookbook 'other', path: 'cookbooks/other' # mine\n")(repo)),
+    "not-a-cookbook": write("cookbooks/README.md", "no metadata, no cookbook"),
+    "kit-folders": lambda repo: (write(".chef/syntax_check_cache/x", "")(repo),
+                                 write(".chef/trusted_certs/x", "")(repo)),
+    "server-in-comment": append("buildspec.yml", "# chef-east and chef-west, for example\n"),
+    "server-as-part-of-token": append(
+        "buildspec.yml", "      - echo chef-east.example.com chef-westward .chef-east\n"),
+    "ignored-key-on-disk": write(".chef/chef-east/private.pem", "an ignored key"),
+    "unicode-file-names": tracked("cookbooks/example/files/é t.txt", "text"),
+    # Whether such a name is allowed is check-chef-server-config's to say.
+    "unicode-server-name": write(".chef/sérveur x/config.yml", "server: x\n"),
+    "dangling-symlinks": lambda repo: (symlink(".chef/ghost", "nowhere")(repo),
+                                       symlink("cookbooks/ghost", "nowhere")(repo)),
+    "empty-pipeline-files": lambda repo: (write("buildspec.yml", b"")(repo),
+                                          write("cloudformation/pipeline.yml", b"\xff\x00")(repo)),
+}
+
+
+@pytest.mark.parametrize("change", GOOD.values(), ids=GOOD.keys())
+def test_good_repo(bake: Bake, monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str], change: Change) -> None:
+    repo = bake(init_git=True)
+    change(repo)
+    assert run(repo, monkeypatch, capsys) == (0, [])
+
+
+BAD: dict[str, tuple[Change, list[str]]] = {
+    "server-without-config": (write(".chef/orphan/private.pem", ""), [
+        ".chef/orphan/config.yml: missing: add one to .chef/orphan/, or remove it"]),
+    "symlink-to-a-directory-outside": (symlink(".chef/elsewhere", "/"), [
+        ".chef/elsewhere/config.yml: missing"]),
+    "symlinked-config": (symlink(".chef/chef-west/config.yml", "../chef-east/config.yml"), [
+        ".chef/chef-west/config.yml: is a symlink: commit the file itself"]),
+    "tracked-client-key": (tracked(".chef/chef-east/private.pem"), [
+        ".chef/chef-east/private.pem: a key file is tracked by git: `git rm --cached "
+        ".chef/chef-east/private.pem`, then replace the key: it stays readable in the history"]),
+    "tracked-other-keys": (lambda repo: [tracked(path)(repo) for path in (
+        "cookbooks/example/files/server.PEM", "deploy/cert.p12", "x.pfx",
+        ".chef/encrypted_data_bag_secret")], [
+        f"{path}: a key file is tracked by git" for path in (
+            ".chef/encrypted_data_bag_secret",
+            "cookbooks/example/files/server.PEM", "deploy/cert.p12", "x.pfx")]),
+    "gitignore-emptied": (write(".gitignore", ""), [
+        f".gitignore: does not ignore {probe}: add a line `{line}`" for probe, line in (
+            (".chef/chef-east/private.pem", ".chef/*/private.pem"),
+            (".chef/chef-west/private.pem", ".chef/*/private.pem"),
+            ("client.pem", "*.pem"), ("x.p12", "*.p12"), ("x.pfx", "*.pfx"),
+            ("encrypted_data_bag_secret", "encrypted_data_bag_secret"))]),
+    "gitignore-like-chef-cli": (append(".gitignore", ".chef\n"), [
+        f".gitignore:{{gitignore}}: '.chef' ignores {path}, which must be committed"
+        for path in (KNIFE, ".chef/chef-east/config.yml", ".chef/chef-west/config.yml")]),
+    "keys-ignored-only-locally": (lambda repo: (
+        write(".gitignore", "")(repo), write(".git/info/exclude", "*\n")(repo)), [
+        ".gitignore: does not ignore .chef/chef-east/private.pem",
+        ".gitignore: does not ignore .chef/chef-west/private.pem",
+        ".gitignore: does not ignore client.pem", ".gitignore: does not ignore x.p12",
+        ".gitignore: does not ignore x.pfx",
+        ".gitignore: does not ignore encrypted_data_bag_secret",
+        ".git/info/exclude:1: '*' ignores .chef/knife.rb",
+        ".git/info/exclude:1: '*' ignores .chef/chef-east/config.yml",
+        ".git/info/exclude:1: '*' ignores .chef/chef-west/config.yml"]),
+    "cookbook-not-in-berksfile": (write("cookbooks/new one/metadata.rb", "name 'new'\n"), [
+        "cookbooks/new one/: a cookbook the Berksfile does not name, so no server gets it: add "
+        "`cookbook 'new one', path: 'cookbooks/new one'`"]),
+    "berksfile-path-missing": (append("Berksfile", 'cookbook "gone", path: "cookbooks/gone"\n'),
+                               ["Berksfile:9: cookbook 'gone': no directory 'cookbooks/gone'"]),
+    "berksfile-missing": (lambda repo: (repo / "Berksfile").unlink(), [
+        "Berksfile: cannot read: No such file or directory: the pipeline uploads the cookbooks "
+        "the Berksfile names"]),
+    "berksfile-binary-100-MB": (lambda repo: os.truncate(repo / "Berksfile", 100 << 20),
+                                ["Berksfile: is larger than 1024 KiB: that is no Berksfile: "
+                                 "the pipeline uploads the cookbooks the Berksfile names"]),
+    "knife-not-the-kits": (write(KNIFE, "chef_server_url 'https://chef.example.com'\n"), [
+        ".chef/knife.rb: does not pick the server from the environment "
+        "(ENV.fetch('CHEF_SERVER', ...)): restore the kit's knife.rb",
+        ".chef/knife.rb: does not load the server's settings from .chef/<server>/config.yml: "
+        "restore the kit's knife.rb"]),
+    "knife-tls-off": (append(KNIFE, "ssl_verify_mode :verify_none # temporary\n"), [
+        ".chef/knife.rb:{knife}: turns TLS verification off: use :verify_peer and put the server's "
+        "CA certificate in .chef/ca_certs/"]),
+    "knife-missing": (lambda repo: (repo / KNIFE).unlink(), [
+        ".chef/knife.rb: cannot read: No such file or directory: restore the kit's knife.rb"]),
+    "knife-binary": (lambda repo: (repo / KNIFE).write_bytes(b"\xff\xfe\x00 binary"), [
+        ".chef/knife.rb: does not pick the server from the environment",
+        ".chef/knife.rb: does not load the server's settings",
+        *([".chef/knife.rb:1: "] if shutil.which("ruby") else [])]),
+    "buildspec-names-servers": (write("buildspec.yml", (
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        "      - aws s3 cp s3://keys/chef-east/private.pem .chef/chef-east/\n"
+        "      - CHEF_SERVER=chef-west berks upload  # chef-east\n")), [
+        "buildspec.yml:5:29: names server 'chef-east': derive the servers from .chef/*/config.yml "
+        "instead",
+        "buildspec.yml:5:57: names server 'chef-east': derive the servers from .chef/*/config.yml "
+        "instead",
+        "buildspec.yml:6:21: names server 'chef-west': derive the servers from .chef/*/config.yml "
+        "instead"]),
+    "template-names-server": (write("cloudformation/extra.yaml", (
+        "# chef-east\nchef-east: a key\nOutputs:\n  X:\n"
+        "    Value: !Sub '${B}/chef-west/private.pem'\n  Y:\n    - [chef-west-1, chef-west]\n")), [
+        "cloudformation/extra.yaml:5:23: names server 'chef-west'",
+        "cloudformation/extra.yaml:7:21: names server 'chef-west'"]),
+}
+
+
+@pytest.mark.parametrize(("change", "expected"), BAD.values(), ids=BAD.keys())
+def test_bad_repo(bake: Bake, monkeypatch: pytest.MonkeyPatch,
+                  capsys: pytest.CaptureFixture[str], change: Change, expected: list[str]) -> None:
+    repo = bake(init_git=True)
+    change(repo)
+    last_lines = {name: last_line(repo / path) for name, path in (
+        ("knife", KNIFE), ("gitignore", ".gitignore"))}
+    code, out = run(repo, monkeypatch, capsys)
+    assert code == 1
+    assert len(out) == len(expected), out
+    for line, start in zip(out, expected, strict=True):
+        assert line.startswith(start.format(**last_lines)), out
+
+
+def last_line(path: Path) -> int:
+    """The number of a file's last line, where a test appends; 0 for a file that is no text."""
+    try:
+        return len(path.read_text("utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return 0
+
+
+@pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby -c needs Ruby")
+def test_knife_syntax_error_without_quoting_it(
+    bake: Bake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = bake(init_git=True)
+    append(KNIFE, "secret = ('SECRET'\n")(repo)
+    code, out = run(repo, monkeypatch, capsys)
+    assert code == 1
+    assert out[0].startswith(".chef/knife.rb:")
+    assert "syntax error" in out[0]
+    assert "SECRET" not in "\n".join(out)
+
+
+def test_knife_symlink_to_a_key_outside(
+    bake: Bake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = bake(init_git=True)
+    key = repo.parent / "outside.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nSECRET\n")
+    symlink(KNIFE, str(key))(repo)
+    assert run(repo, monkeypatch, capsys) == (1, [
+        ".chef/knife.rb: is a symlink: commit the file itself: restore the kit's knife.rb"])
+
+
+def test_short_server_names_are_whole_tokens(
+    bake: Bake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``east`` is in us-east-1 and ``build`` is a buildspec key: neither names a server."""
+    repo = bake(init_git=True, servers={
+        "east": {"server": "https://e.example.com/organizations/o", "region": "us-east-1"},
+        "build": {"server": "https://b.example.com/organizations/o", "region": "us-east-1"},
+    })
+    append("buildspec.yml", "  post_build:\n    commands:\n      - echo us-east-1\n")(repo)
+    assert run(repo, monkeypatch, capsys) == (0, [])
+
+
+def test_many_servers_from_a_subdirectory(
+    bake: Bake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = bake(init_git=True, servers=make_servers(12))
+    assert run(repo, monkeypatch, capsys, cwd="cookbooks/example") == (0, [])
+
+
+def test_not_a_git_repository(
+    bake: Bake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = bake(init_git=False)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(repo.parent))
+    assert run(repo, monkeypatch, capsys, cwd=".chef") == (1, [
+        f"{repo}: not a git repository: cannot check which keys are tracked or ignored"])
+
+
+def test_not_a_chef_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(tmp_path, "init", "--quiet")
+    code, out = run(tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert ".chef/knife.rb: cannot read: No such file or directory: restore the kit's knife.rb" in (
+        out)

@@ -1,0 +1,144 @@
+"""chef-multiserver as a command: help, usage errors (exit 2), and AWS failures as one line each
+(exit 1), never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from pre_commit_hooks import __version__
+from pre_commit_hooks.cli import aws as cli_aws
+from tests.cli_fakes import run
+from tests.conftest import KIT_ROOT
+
+pytest_plugins = ("tests.cli_fixtures",)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ((), "add-server"),
+        (("add-server",), "--fetch-ca"),
+        (("put-key",), "--kms-key-id"),
+        (("deploy",), "--replace-failed"),
+        (("doctor",), "--offline"),
+    ],
+)
+def test_help(command: tuple[str, ...], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, *command, "--help")
+
+    assert result.code == 0
+    assert expected in result.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ((), "the following arguments are required: COMMAND"),
+        (("deploy", "--stack", "s"), "--key-bucket"),
+        (("deploy", "--stack", "s", "--key-bucket", "b", "--parameter", "Branch"), "KEY=VALUE"),
+        (("doctor", "--connect-to", "127.0.0.1:8443"), "HOST:PORT:ADDRESS:PORT"),
+        (("doctor", "--connect-to", "a:https:b:443"), "the ports must be numbers"),
+        (("put-key", "chef-east", "--bucket", "b"), "--key"),
+    ],
+)
+def test_usage_errors_exit_2(
+    repo: Path, argv: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run(capsys, *argv)
+
+    assert result.code == 2
+    assert message in result.err
+
+
+def test_global_options_may_follow_the_subcommand(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = run(capsys, "--profile", "nobody", "doctor", "--offline", "--key-bucket", "b")
+    after = run(capsys, "doctor", "--offline", "--key-bucket", "b", "--profile", "nobody")
+
+    assert before.err == after.err
+    assert "The config profile (nobody) could not be found" in after.err
+
+
+def test_the_console_entry_point_runs(tmp_path: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(KIT_ROOT)}
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "pre_commit_hooks.cli", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        check=False,
+    )
+
+    assert (completed.returncode, completed.stdout.strip()) == (
+        0,
+        f"chef-multiserver {__version__}",
+    )
+
+
+def test_no_credentials(
+    repo: Path, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to find here
+
+    result = run(capsys, "doctor", "--offline", "--stack", "chef-pipeline")
+
+    assert result.code == 1
+    assert result.err == (
+        "chef-multiserver doctor: no AWS credentials found: run 'aws configure' "
+        "(or 'aws sso login'), set AWS_PROFILE, or pass --profile\n"
+    )
+
+
+def test_an_endpoint_that_cannot_be_reached(
+    repo: Path, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What a region that does not exist looks like from here: no endpoint answers.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setattr(cli_aws, "MAX_ATTEMPTS", 1)
+
+    result = run(capsys, "deploy", "--stack", "chef-pipeline", "--key-bucket", "b")
+
+    assert result.code == 1
+    assert "cannot reach http://127.0.0.1:9/: check that the region exists" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_clients_retry_throttling() -> None:
+    client = cli_aws.client(boto3.Session(region_name="us-east-1"), "s3")
+
+    assert client.meta.config.retries == {
+        "mode": "standard",
+        "total_max_attempts": cli_aws.MAX_ATTEMPTS,
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("AccessDenied", "access denied to PutObject: ask for that permission"),
+        ("ThrottlingException", "AWS kept throttling PutObject after 8 attempts"),
+        ("ExpiredToken", "the AWS credentials have expired"),
+        ("InvalidClientTokenId", "AWS does not accept these credentials"),
+        ("NoSuchBucket", "bucket 'chef-keys' does not exist"),
+        ("InternalError", "PutObject failed: InternalError: the message"),
+    ],
+)
+def test_aws_errors_say_what_to_do(code: str, message: str) -> None:
+    # S3 names the bucket in its error; the other services' errors have Code and Message only.
+    response: Any = {"Error": {"Code": code, "Message": "the message", "BucketName": "chef-keys"}}
+    error = ClientError(response, "PutObject")
+
+    assert message in cli_aws.error_message(error)
