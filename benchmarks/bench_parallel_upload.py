@@ -8,33 +8,21 @@ its buildspec's commands for these servers: copy every key with ``aws s3 cp`` (t
 ``berks install`` per server, then ``berks upload`` per server. Prints both times and their
 ratio; fails above a ratio of 0.2.
 
-    PYTHONPATH=. python benchmarks/bench_parallel_upload.py
+    python -m benchmarks.bench_parallel_upload
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
-
-KIT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(KIT_ROOT / "tests"))
-
-from buildspec_rehearsal import (  # noqa: E402
-    build_env,
-    leftover_keys,
-    make_bin,
-    rehearse,
-    store_keys,
-)
-from conftest import bake_into, make_servers  # noqa: E402
-from moto_server import moto_endpoint  # noqa: E402
+from tests.buildspec_rehearsal import build_env, leftover_keys, make_bin, rehearse, store_keys
+from tests.conftest import KIT_ROOT, bake_into, load_yaml, make_servers
+from tests.moto_server import moto_endpoint
 
 SERVER_COUNT = 20
 UPLOAD_SECONDS = "2"
@@ -64,7 +52,7 @@ def main() -> int:
         repo = bake_into(work / "kit", servers=servers, init_git=True)
         posts_repo = work / "post" / repo.name
         shutil.copytree(repo, posts_repo)
-        template = cfn_yaml.load(str(repo / "cloudformation/pipeline.yml"))
+        template = load_yaml((repo / "cloudformation/pipeline.yml").read_text("utf-8"))
         parallelism = str(template["Parameters"]["UploadParallelism"]["Default"])
         env = build_env(make_bin(work / "bin"), KIT_ROOT, endpoint, work / "build-tmp",
                         work / "berks.log", KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM=parallelism,

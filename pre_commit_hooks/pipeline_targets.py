@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from pre_commit_hooks import servers
+from pre_commit_hooks import repo_files, servers
 
 TARGETS_FILE = "chef-targets.json"
 TEMPLATE = Path("cloudformation/pipeline.yml")
@@ -52,16 +52,16 @@ def repo_targets(repo: Path) -> tuple[list[dict[str, str]], list[str]]:
         config_path = server_dir / servers.CONFIG_FILE
         shown = config_path.relative_to(repo)
         try:
-            config = yaml.safe_load(config_path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            found.append(f"{shown}: cannot be read: {error}")
+            config = repo_files.read_config(config_path).value
+        except repo_files.ConfigError as error:
+            found.append(f"{shown}: {error.message}")
             continue
         problems = [*servers.problems(config)]
         name_problem = servers.server_name_problem(name)
         if name_problem:
             found.append(f"{shown}: the server name {name_problem}")
         found += [f"{shown}::{'.'.join(('$', *p.path))}: {p.message}" for p in problems]
-        if not problems and not name_problem:
+        if isinstance(config, dict) and not problems and not name_problem:
             targets.append(server_target(name, config))
     if not targets and not found:
         found.append(f"no server found: add {servers.CHEF_DIR}/<server>/{servers.CONFIG_FILE}")

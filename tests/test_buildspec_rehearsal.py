@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from buildspec_rehearsal import (
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from pre_commit_hooks import pipeline_targets
+from tests.buildspec_rehearsal import (
     Rehearsal,
     build_env,
     git_commit,
@@ -24,14 +30,8 @@ from buildspec_rehearsal import (
     rehearse,
     store_keys,
 )
-from conftest import KIT_ROOT, Bake, make_servers
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from moto_server import moto_endpoint
-
-from pre_commit_hooks import pipeline_targets
+from tests.conftest import KIT_ROOT, Bake, make_servers
+from tests.moto_server import moto_endpoint
 
 KEY_BUCKET = "chef-keys"
 SERVERS = list(make_servers(3))

@@ -27,12 +27,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.stub import Stubber
-from conftest import KIT_ROOT, bake_into
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import ssm_backends
 
 from pre_commit_hooks import pipeline_targets
+from tests.conftest import KIT_ROOT, bake_into
 
 LAMBDA_SOURCE = KIT_ROOT / "{{cookiecutter.repo_name}}" / "pipeline" / "chef_client.py"
 JOB_ID = "11111111-2222-3333-4444-555555555555"

@@ -14,10 +14,9 @@ from typing import Any
 import cfnlint.api  # type: ignore[import-untyped]
 import pytest
 import yaml
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
-from conftest import KIT_ROOT, Bake, make_servers
 
 from pre_commit_hooks import __version__, pipeline_targets
+from tests.conftest import KIT_ROOT, Bake, load_yaml, make_servers
 
 TEMPLATE = Path("cloudformation/pipeline.yml")
 LAMBDA = Path("pipeline/chef_client.py")
@@ -38,7 +37,7 @@ def checkov_command() -> str:
 
 
 def resources(repo: Path) -> dict[str, Any]:
-    found: dict[str, Any] = cfn_yaml.load(str(repo / TEMPLATE))["Resources"]
+    found: dict[str, Any] = load_yaml((repo / TEMPLATE).read_text("utf-8"))["Resources"]
     return found
 
 
@@ -53,7 +52,7 @@ def by_sid(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import bake_into
+    from tests.conftest import bake_into
 
     return bake_into(tmp_path_factory.mktemp("template"), servers=make_servers(2))
 
@@ -108,7 +107,7 @@ def test_pipeline_is_v2_with_its_own_role_started_by_a_push_rule(repo: Path) -> 
     pattern = found["PushRule"]["Properties"]["EventPattern"]
     assert pattern["detail"]["referenceName"] == [{"Ref": "Branch"}]
     assert pattern["detail-type"] == ["CodeCommit Repository State Change"]
-    parameters = cfn_yaml.load(str(repo / TEMPLATE))["Parameters"]
+    parameters = load_yaml((repo / TEMPLATE).read_text("utf-8"))["Parameters"]
     assert parameters["Branch"]["Default"] == "main"
 
 
@@ -189,13 +188,13 @@ def test_wildcard_resources_only_where_aws_has_nothing_narrower(repo: Path) -> N
 
 
 def test_key_bucket_parameter_keeps_the_posts_constraints(repo: Path) -> None:
-    parameter = cfn_yaml.load(str(repo / TEMPLATE))["Parameters"]["KeyBucket"]
+    parameter = load_yaml((repo / TEMPLATE).read_text("utf-8"))["Parameters"]["KeyBucket"]
     assert parameter["AllowedPattern"] == "^[a-z0-9][a-z0-9-.]*$"
     assert (parameter["MinLength"], parameter["MaxLength"]) == (3, 63)
 
 
 def test_outputs_clone_urls_pipeline_name_and_console_link(repo: Path) -> None:
-    outputs = cfn_yaml.load(str(repo / TEMPLATE))["Outputs"]
+    outputs = load_yaml((repo / TEMPLATE).read_text("utf-8"))["Outputs"]
     assert {"CloneUrlHttp", "CloneUrlSsh", "CloneUrlGrc", "PipelineName",
             "PipelineConsoleUrl"} <= set(outputs)
 

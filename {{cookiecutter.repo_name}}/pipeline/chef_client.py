@@ -1,6 +1,6 @@
 """The pipeline's last step: run chef-client on every Chef server's nodes and wait for the result.
 
-CodePipeline invokes ``handler`` with the build's targets file as input artifact. The first call
+CodePipeline invokes ``handler`` with CodeBuild's targets file as input artifact. The first call
 sends one SSM command per server, in that server's region, to the instances carrying the server's
 tag, and answers with a continuation token holding the command ids. CodePipeline calls again with
 that token until every command has finished; then the job succeeds, or fails with a summary per
@@ -110,7 +110,7 @@ def read_targets(data: dict[str, Any]) -> list[dict[str, str]]:
     """The targets file of the job's input artifact, read with the job's own credentials."""
     artifacts = data.get("inputArtifacts") or []
     if len(artifacts) != 1:
-        raise JobError(f"expected one input artifact (the build's {TARGETS_FILE}), "
+        raise JobError(f"expected one input artifact (CodeBuild's {TARGETS_FILE}), "
                        f"got {len(artifacts)}")
     location = artifacts[0]["location"]["s3Location"]
     credentials = data["artifactCredentials"]
