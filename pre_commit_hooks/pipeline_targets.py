@@ -1,0 +1,151 @@
+"""Write the pipeline's node targets: for each server, where and how chef-client runs on its nodes.
+
+The build runs this on the pushed tree and hands the file to the pipeline's Lambda as its only
+artifact. Every default of a server's node settings is applied here and nowhere else, so the Lambda
+gets complete targets and never guesses. ``template_findings`` tells check-chef-repo where
+cloudformation/pipeline.yml has drifted from the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pre_commit_hooks import repo_files, servers
+
+TARGETS_FILE = "chef-targets.json"
+TEMPLATE = Path("cloudformation/pipeline.yml")
+LAMBDA_SOURCE = Path("pipeline/chef_client.py")
+TAG_CONDITION = "ssm:resourceTag/"
+# The EC2 tag that marks a server's nodes, unless its config.yml names another: chef-server=<name>.
+DEFAULT_TAG_KEY = "chef-server"
+# chef-client restarts services; one node in ten at a time keeps nine in ten serving.
+DEFAULT_MAX_CONCURRENCY = "10%"
+# A cookbook that breaks one node stops the rollout before it reaches the others.
+DEFAULT_MAX_ERRORS = "0"
+
+
+def server_target(name: str, config: dict[str, Any]) -> dict[str, str]:
+    """The target of one server whose config.yml is valid, defaults applied."""
+    tag = config.get("node_tag", {"key": DEFAULT_TAG_KEY, "value": name})
+    return {
+        "name": name,
+        "region": config["region"],
+        "tag_key": tag["key"],
+        "tag_value": tag["value"],
+        "max_concurrency": config.get("max_concurrency", DEFAULT_MAX_CONCURRENCY),
+        "max_errors": config.get("max_errors", DEFAULT_MAX_ERRORS),
+    }
+
+
+def repo_targets(repo: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """The targets of every server of ``repo``, and one line per problem that stops them."""
+    targets = []
+    found = []
+    for name, server_dir in servers.server_dirs(repo).items():
+        config_path = server_dir / servers.CONFIG_FILE
+        shown = config_path.relative_to(repo)
+        try:
+            config = repo_files.read_config(config_path).value
+        except repo_files.ConfigError as error:
+            found.append(f"{shown}: {error.message}")
+            continue
+        problems = [*servers.problems(config)]
+        name_problem = servers.server_name_problem(name)
+        if name_problem:
+            found.append(f"{shown}: the server name {name_problem}")
+        found += [f"{shown}::{'.'.join(('$', *p.path))}: {p.message}" for p in problems]
+        if isinstance(config, dict) and not problems and not name_problem:
+            targets.append(server_target(name, config))
+    if not targets and not found:
+        found.append(f"no server found: add {servers.CHEF_DIR}/<server>/{servers.CONFIG_FILE}")
+    return targets, found
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short forms (!Sub, !Ref, ...) as plain values."""
+
+
+def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    return None
+
+
+_TemplateLoader.add_multi_constructor("!", _short_form)
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def template_findings(repo: Path) -> list[str]:
+    """Where cloudformation/pipeline.yml no longer fits the repository, one line each: the Lambda's
+    inline copy of pipeline/chef_client.py, and the node tag keys its role may send chef-client to.
+    For check-chef-repo: the template is deployed by hand, so nothing else would notice."""
+    try:
+        loader = _TemplateLoader((repo / TEMPLATE).read_text("utf-8"))
+        try:
+            template = loader.get_single_data()
+        finally:
+            loader.dispose()
+        source = (repo / LAMBDA_SOURCE).read_text("utf-8")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        return [f"{TEMPLATE}: cannot be compared with {LAMBDA_SOURCE}: {error}"]
+    resources = _dig(template, "Resources") or {}
+    found = []
+    if _dig(resources, "ChefClientFunction", "Properties", "Code", "ZipFile") != source:
+        found.append(f"{TEMPLATE}: the Lambda's inline code (ChefClientFunction Code.ZipFile) "
+                     f"is not {LAMBDA_SOURCE}: copy the file into it, then deploy the stack again")
+    policies = _dig(resources, "FunctionRole", "Properties", "Policies") or []
+    allowed = {
+        key.removeprefix(TAG_CONDITION)
+        for policy in policies for statement in _dig(policy, "PolicyDocument", "Statement") or []
+        for key in _dig(statement, "Condition", "StringLike") or {} if key.startswith(TAG_CONDITION)
+    }
+    targets, _ = repo_targets(repo)
+    found += [
+        f"{servers.CHEF_DIR}/{target['name']}/{servers.CONFIG_FILE}: chef-client goes to nodes "
+        f"tagged {target['tag_key']!r}, a key FunctionRole in {TEMPLATE} does not allow: add "
+        f"a SendCommand statement with {TAG_CONDITION}{target['tag_key']}, then deploy the stack "
+        "again"
+        for target in targets if target["tag_key"] not in allowed
+    ]
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=Path(),
+                        help="the chef repository (default: .)")
+    parser.add_argument("--output", type=Path, default=Path(TARGETS_FILE),
+                        help=f"where to write the targets (default: {TARGETS_FILE})")
+    args = parser.parse_args(argv)
+    targets, found = repo_targets(args.repo)
+    for problem in found:
+        print(problem, file=sys.stderr)
+    if found:
+        return 1
+    try:
+        args.output.write_text(json.dumps({"servers": targets}, indent=2) + "\n", "utf-8")
+    except OSError as error:
+        print(f"{args.output}: cannot be written: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.output}: chef-client targets of {len(targets)} server(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The generated buildspec.yml, rehearsed (see buildspec_rehearsal.py): its commands run in bash
+against moto's S3, where each server's key is stored with SSE-KMS, with this kit's real hooks, and
+with a recording stand-in for ``berks`` in place of a Chef server.
+
+The hooks forbid-chef-secrets, check-chef-server-config and check-chef-repo run in pre_build, so
+every test here needs them in pre_commit_hooks/."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from pre_commit_hooks import pipeline_targets
+from tests.buildspec_rehearsal import (
+    Rehearsal,
+    build_env,
+    git_commit,
+    leftover_keys,
+    make_bin,
+    private_key_pem,
+    rehearse,
+    store_keys,
+)
+from tests.conftest import KIT_ROOT, Bake, make_servers
+from tests.moto_server import moto_endpoint
+
+KEY_BUCKET = "chef-keys"
+SERVERS = list(make_servers(3))
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_endpoint() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def key_digests(endpoint: str) -> dict[str, str]:
+    return store_keys(endpoint, KEY_BUCKET, SERVERS)
+
+
+def ca_certificate_pem() -> bytes:
+    """A self-signed CA certificate, as a Chef server's .chef/ca_certs/ entry is."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Chef servers' CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass
+class Build:
+    repo: Path
+    build_tmp: Path
+    berks_log: Path
+    env: dict[str, str]
+    ca_pem: str
+
+    def run(self, **variables: str) -> Rehearsal:
+        return rehearse(self.repo, {**self.env, **variables}, self.berks_log)
+
+
+@pytest.fixture
+def build(bake: Bake, tmp_path: Path, endpoint: str, key_digests: dict[str, str]) -> Build:
+    repo = bake(servers=make_servers(3), init_git=True)
+    ca_pem = ca_certificate_pem()
+    (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
+    git_commit(repo, "Trust the Chef servers' CA", ".chef/ca_certs/chef-ca.crt")
+    berks_log = tmp_path / "berks.log"
+    env = build_env(make_bin(tmp_path / "bin"), KIT_ROOT, endpoint, tmp_path / "build-tmp",
+                    berks_log, KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM="3")
+    return Build(repo, tmp_path / "build-tmp", berks_log, env, ca_pem.decode())
+
+
+def uploads(rehearsal: Rehearsal) -> dict[str, dict[str, Any]]:
+    calls = [call for call in rehearsal.berks_calls if call["argv"][0] == "upload"]
+    assert len(calls) == len({call["chef_server"] for call in calls}), "a server got two uploads"
+    return {call["chef_server"]: call for call in calls}
+
+
+def result_table(output: str) -> dict[str, str]:
+    """The build's per-server table: server -> ok or FAILED."""
+    lines = output.splitlines()
+    header = next(n for n, line in enumerate(lines) if line.split()[:2] == ["server", "result"])
+    rows = [line.split() for line in lines[header + 1:]]
+    return {row[0]: row[1] for row in rows if row and row[0] in SERVERS}
+
+
+def test_each_server_gets_one_upload_with_its_own_key_over_verified_tls(
+    build: Build, key_digests: dict[str, str]
+) -> None:
+    rehearsal = build.run()
+    assert rehearsal.returncode == 0, rehearsal.output
+    installs = [call for call in rehearsal.berks_calls if call["argv"][0] == "install"]
+    assert [Path(call["cwd"]) for call in installs] == [build.repo]  # once, in the checkout
+    done = uploads(rehearsal)
+    assert sorted(done) == SERVERS
+    for server, call in done.items():
+        workspace = Path(call["cwd"])
+        assert call["argv"] == ["upload", "--berksfile", str(workspace / "Berksfile")]
+        assert call["key_sha256"] == key_digests[server]
+        assert call["key_mode"] == "0o600"
+        assert build.ca_pem in call["ca_bundle"]  # the servers' CA...
+        assert call["ca_bundle"].count("BEGIN CERTIFICATE") > 1  # ...and the system's
+        assert not workspace.is_relative_to(build.repo)
+    assert len({call["cwd"] for call in done.values()}) == len(SERVERS)
+    assert len({call["berkshelf_path"] for call in done.values()}) == len(SERVERS)
+    assert result_table(rehearsal.output) == dict.fromkeys(SERVERS, "ok")
+
+
+def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build: Build) -> None:
+    rehearsal = build.run()
+    assert rehearsal.returncode == 0, rehearsal.output
+    assert all(not Path(call["key"]).exists() for call in uploads(rehearsal).values())
+    assert leftover_keys(build.repo, build.build_tmp) == []
+    assert list(rehearsal.artifacts) == [pipeline_targets.TARGETS_FILE]
+    assert b"PRIVATE KEY" not in rehearsal.artifacts[pipeline_targets.TARGETS_FILE]
+    assert b'"name": "chef-02"' in rehearsal.artifacts[pipeline_targets.TARGETS_FILE]
+
+
+def test_a_failing_server_fails_the_build_is_named_and_keys_are_still_removed(build: Build) -> None:
+    rehearsal = build.run(BERKS_FAIL_FOR="chef-01")
+    assert rehearsal.returncode != 0
+    assert sorted(uploads(rehearsal)) == SERVERS  # the others were still uploaded to
+    assert result_table(rehearsal.output) == {"chef-00": "ok", "chef-01": "FAILED", "chef-02": "ok"}
+    assert "the upload failed for 1 of 3 server(s): chef-01" in rehearsal.output
+    assert leftover_keys(build.repo, build.build_tmp) == []
+
+
+def test_a_server_without_a_key_in_the_bucket_fails_alone(build: Build) -> None:
+    (build.repo / ".chef/chef-03").mkdir()
+    config = (build.repo / ".chef/chef-02/config.yml").read_text("utf-8")
+    (build.repo / ".chef/chef-03/config.yml").write_text(
+        config.replace("chef-02", "chef-03").replace("org2", "org3"), "utf-8")
+    git_commit(build.repo, "Add chef-03 before its key", ".chef/chef-03/config.yml")
+    rehearsal = build.run()
+    assert rehearsal.returncode != 0
+    assert sorted(uploads(rehearsal)) == SERVERS
+    assert f"no key copied from s3://{KEY_BUCKET}/chef-03/private.pem" in rehearsal.output
+    assert leftover_keys(build.repo, build.build_tmp) == []
+
+
+def test_a_committed_key_stops_the_build_before_any_upload(build: Build) -> None:
+    key = build.repo / "cookbooks/example/files/default/deploy.pem"
+    key.parent.mkdir(parents=True)
+    key.write_bytes(private_key_pem())
+    git_commit(build.repo, "A key that skipped the hooks", str(key.relative_to(build.repo)))
+    rehearsal = build.run()
+    assert rehearsal.returncode != 0
+    assert "cookbooks/example/files/default/deploy.pem" in rehearsal.output
+    assert rehearsal.berks_calls == []
+    assert rehearsal.artifacts == {}
+
+
+def test_uploads_run_side_by_side(build: Build) -> None:
+    rehearsal = build.run(BERKS_UPLOAD_SECONDS="1")
+    assert rehearsal.returncode == 0, rehearsal.output
+    spans = [(call["started"], call["ended"]) for call in uploads(rehearsal).values()]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)

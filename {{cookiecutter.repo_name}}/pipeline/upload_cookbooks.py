@@ -1,0 +1,214 @@
+"""Upload the cookbooks to every Chef server at once: resolve once, then upload per server.
+
+The build runs it from the checkout's root (see buildspec.yml):
+    python3 pipeline/upload_cookbooks.py --key-bucket BUCKET --parallel N --workspace EMPTY_DIR
+
+Parallel uploads must not race on shared files. Every ``berks upload`` reads, and may rewrite,
+Berksfile.lock, writes into its cookbook cache (BERKSHELF_PATH), and takes knife's settings from the
+first .chef/knife.rb above its working directory. So the dependencies are resolved once, in the
+checkout (``berks install`` writes Berksfile.lock and fills a cookbook cache in the workspace); then
+each server gets a workspace of its own: a copy of the checkout with that lockfile, a copy of the
+cache, and its key as .chef/<server>/private.pem. Each upload runs inside its own copy, so its
+knife.rb, lockfile, cache and key are its alone, and no upload waits for another.
+
+Keys are read with boto3 (the kit's own dependency) in this one process: an ``aws s3 cp`` per
+server would start the AWS CLI once per server, seconds of CPU on a small build host. They never
+enter the checkout, so no build artifact can carry one; each is created mode 0600 and the workspace
+is emptied when the script ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pre_commit_hooks import servers
+
+RESOLVED_CACHE = "berkshelf"
+CA_BUNDLE = "ca-bundle.pem"
+
+
+class UploadError(Exception):
+    """A problem that stops every upload."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """How one server's upload went."""
+
+    server: str
+    failure: str  # empty when the upload succeeded
+    seconds: float
+    output: str
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run ``command``; its exit status and combined output (127 when it is not installed)."""
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    except OSError as error:
+        return 127, f"{command[0]}: {error.strerror}\n"
+    return done.returncode, done.stdout + done.stderr
+
+
+def system_ca_file() -> Path:
+    """The CA bundle Ruby would trust without SSL_CERT_FILE (the Supermarket needs it)."""
+    defaults = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get("SSL_CERT_FILE"), defaults.cafile, defaults.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise UploadError("no system CA bundle found: set SSL_CERT_FILE to one")
+
+
+def write_ca_bundle(repo: Path, bundle: Path) -> None:
+    """System CAs plus .chef/ca_certs/*: Berkshelf ignores knife's trusted_certs_dir, but its
+    Ruby honours SSL_CERT_FILE, so TLS to the Chef servers stays verified."""
+    ca_dir = repo / servers.CHEF_DIR / servers.CA_CERTS_DIR
+    server_cas = sorted(path for path in ca_dir.glob("*") if path.suffix in {".pem", ".crt"})
+    try:
+        parts = [system_ca_file().read_bytes(), *(path.read_bytes() for path in server_cas)]
+        bundle.write_bytes(b"\n".join(part.rstrip(b"\n") for part in parts) + b"\n")
+    except OSError as error:
+        raise UploadError(f"the CA bundle for Berkshelf cannot be written: {error}") from error
+
+
+def resolve(repo: Path, env: dict[str, str]) -> None:
+    """``berks install`` once for every server: they all get the same cookbooks."""
+    status, output = run(["berks", "install"], repo, env)
+    print(output, end="")
+    if status != 0:
+        raise UploadError(f"berks install exited with {status}: no server was uploaded to")
+
+
+def fetch_key(s3: Any, bucket: str, server: str, key: Path) -> str:
+    """Copy the server's key from the bucket to ``key``, mode 0600 from its creation; the reason
+    it could not, or an empty string."""
+    key_url = f"s3://{bucket}/{server}/{servers.KEY_FILE}"
+    try:
+        pem = s3.get_object(Bucket=bucket, Key=f"{server}/{servers.KEY_FILE}")["Body"].read()
+        with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(pem)
+    except (BotoCoreError, ClientError, OSError) as error:
+        return f"no key copied from {key_url}: {error}"
+    return ""
+
+
+def upload(server: str, repo: Path, workspace: Path, s3: Any, bucket: str,
+           env: dict[str, str]) -> Upload:
+    """Copy the resolved tree and cache into ``workspace``, fetch the key, run berks upload."""
+    started = time.monotonic()
+    tree = workspace / "repo"
+    cache = workspace / RESOLVED_CACHE
+    try:
+        shutil.copytree(repo, tree, symlinks=True,
+                        ignore=shutil.ignore_patterns(".git", servers.KEY_FILE))
+        shutil.copytree(Path(env["BERKSHELF_PATH"]), cache, symlinks=True)
+    except OSError as error:
+        return Upload(server, f"no workspace: {error}", time.monotonic() - started, "")
+    failure = fetch_key(s3, bucket, server, tree / servers.CHEF_DIR / server / servers.KEY_FILE)
+    if failure:
+        return Upload(server, failure, time.monotonic() - started, "")
+    server_env = {**env, "CHEF_SERVER": server, "BERKSHELF_PATH": str(cache)}
+    status, output = run(["berks", "upload", "--berksfile", str(tree / "Berksfile")], tree,
+                         server_env)
+    failure = f"berks upload exited with {status}" if status else ""
+    return Upload(server, failure, time.monotonic() - started, output)
+
+
+def upload_all(repo: Path, workspace: Path, bucket: str, parallel: int) -> list[Upload]:
+    """Resolve once, then upload to every server, at most ``parallel`` at a time."""
+    names = list(servers.server_dirs(repo))
+    if not names:
+        raise UploadError(f"no server found: add {servers.CHEF_DIR}/<server>/{servers.CONFIG_FILE}")
+    write_ca_bundle(repo, workspace / CA_BUNDLE)
+    env = {
+        **os.environ,
+        "SSL_CERT_FILE": str(workspace / CA_BUNDLE),
+        "BERKSHELF_PATH": str(workspace / RESOLVED_CACHE),
+        # knife.rb needs a server to load at all; resolving contacts only the Supermarket.
+        "CHEF_SERVER": names[0],
+    }
+    (workspace / RESOLVED_CACHE).mkdir()
+    resolve(repo, env)
+    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
+    uploads = []
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        running = [pool.submit(upload, name, repo, workspace / "servers" / name, s3, bucket, env)
+                   for name in names]
+        for finished in as_completed(running):
+            result = finished.result()
+            print(f"----- {result.server} -----\n{result.output}", end="")
+            uploads.append(result)
+    return sorted(uploads, key=lambda result: result.server)
+
+
+def table(uploads: list[Upload]) -> str:
+    """One line per server: its name, ok or FAILED, the time it took and why it failed."""
+    width = max(len("server"), *(len(result.server) for result in uploads))
+    rows = [f"{'server':<{width}}  result  seconds  detail"]
+    rows += [
+        f"{result.server:<{width}}  {'FAILED' if result.failure else 'ok':<6}  "
+        f"{result.seconds:7.1f}  {result.failure}".rstrip()
+        for result in uploads
+    ]
+    return "\n".join(rows)
+
+
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """CodeBuild stops a build with SIGTERM: exit through the ``finally`` that removes the keys."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--key-bucket", required=True,
+                        help="the bucket holding <server>/private.pem")
+    parser.add_argument("--parallel", type=int, required=True, help="uploads at the same time")
+    parser.add_argument("--workspace", type=Path, required=True,
+                        help="an empty directory outside the checkout; emptied at the end")
+    parser.add_argument("--repo", type=Path, default=Path(), help="the checkout (default: .)")
+    args = parser.parse_args(argv)
+    if args.parallel < 1:
+        parser.error(f"--parallel must be at least 1, not {args.parallel}")
+    if not args.workspace.is_dir() or any(args.workspace.iterdir()):
+        parser.error(f"--workspace {args.workspace} must be an empty directory")
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    os.umask(0o077)  # every file written from here on, keys included, is private from the start
+    try:
+        uploads = upload_all(args.repo.resolve(), args.workspace, args.key_bucket, args.parallel)
+    except UploadError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 1
+    finally:
+        for leftover in args.workspace.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+    print(table(uploads))
+    failed = [result.server for result in uploads if result.failure]
+    if failed:
+        print(f"ERROR: the upload failed for {len(failed)} of {len(uploads)} server(s): "
+              f"{', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"Uploaded to all {len(uploads)} server(s).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
