@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pre_commit_hooks import repo_files, servers
+from pre_commit_hooks import pipeline_targets, repo_files, servers
 
 KNIFE_RB = f"{servers.CHEF_DIR}/knife.rb"
 TEXT_MAX_BYTES = 1024 * 1024
@@ -166,12 +166,16 @@ def berksfile_findings(repo: Path) -> Iterator[str]:
 def pipeline_findings(repo: Path, names: Sequence[str]) -> Iterator[str]:
     """Whatever the pipeline derives from the server list must agree with it.
 
-    Extension point for the pipeline's own checks. For now: no pipeline file names a server, since
-    the servers are the .chef/*/config.yml files; a name counts as a whole token only (a server
-    ``east`` is not found in ``us-east-1``), outside comments and mapping keys."""
+    No pipeline file names a server, since the servers are the .chef/*/config.yml files; a name
+    counts as a whole token only (a server ``east`` is not found in ``us-east-1``, nor
+    ``chef-server`` in the tag condition ``ssm:resourceTag/chef-server``), outside comments and
+    mapping keys. And the deployed template still fits the repository (its inline Lambda, the
+    node tag keys its role allows), which nothing else would notice."""
+    if (repo / pipeline_targets.TEMPLATE).is_file():
+        yield from pipeline_targets.template_findings(repo)
     if not names:
         return
-    token = re.compile(rf"(?<![\w.-])(?:{'|'.join(map(re.escape, names))})(?![\w.-])")
+    token = re.compile(rf"(?<![\w./-])(?:{'|'.join(map(re.escape, names))})(?![\w./-])")
     for pattern in PIPELINE_FILES:
         for path in sorted(repo.glob(pattern)):
             try:

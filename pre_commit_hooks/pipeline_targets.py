@@ -23,8 +23,6 @@ TARGETS_FILE = "chef-targets.json"
 TEMPLATE = Path("cloudformation/pipeline.yml")
 LAMBDA_SOURCE = Path("pipeline/chef_client.py")
 TAG_CONDITION = "ssm:resourceTag/"
-# The EC2 tag that marks a server's nodes, unless its config.yml names another: chef-server=<name>.
-DEFAULT_TAG_KEY = "chef-server"
 # chef-client restarts services; one node in ten at a time keeps nine in ten serving.
 DEFAULT_MAX_CONCURRENCY = "10%"
 # A cookbook that breaks one node stops the rollout before it reaches the others.
@@ -33,7 +31,7 @@ DEFAULT_MAX_ERRORS = "0"
 
 def server_target(name: str, config: dict[str, Any]) -> dict[str, str]:
     """The target of one server whose config.yml is valid, defaults applied."""
-    tag = config.get("node_tag", {"key": DEFAULT_TAG_KEY, "value": name})
+    tag = config.get("node_tag", {"key": servers.DEFAULT_TAG_KEY, "value": name})
     return {
         "name": name,
         "region": config["region"],

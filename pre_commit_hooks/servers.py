@@ -20,6 +20,8 @@ CHEF_DIR = ".chef"
 CONFIG_FILE = "config.yml"
 KEY_FILE = "private.pem"
 CA_CERTS_DIR = "ca_certs"
+# The EC2 tag that marks a server's nodes, unless its config.yml names another: chef-server=<name>.
+DEFAULT_TAG_KEY = "chef-server"
 
 # Package data next to this file (what importlib.resources would find, at a fraction of its import
 # time: every cookiecutter hook run starts a new interpreter that imports this module).

@@ -92,8 +92,8 @@ def aws(
         chef_client.client.cache_clear()
         for region, (server, count) in NODES.items():
             ec2 = boto3.client("ec2", region_name=region)
-            tag = {"ResourceType": "instance", "Tags": [{"Key": "chef-server", "Value": server}]}
-            ec2.run_instances(ImageId=AMI, MinCount=count, MaxCount=count, TagSpecifications=[tag])
+            ec2.run_instances(ImageId=AMI, MinCount=count, MaxCount=count, TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": "chef-server", "Value": server}]}])
             ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)  # a node of no Chef server
             chef_client.client("ssm", region).meta.events.register(
                 "before-call.ssm.ListCommandInvocations", list_invocations_from_moto)
@@ -131,10 +131,8 @@ def invoke(chef_client: ModuleType, event: dict[str, Any], reported: str) -> dic
     return calls[0]
 
 
-def commands(region: str) -> list[dict[str, Any]]:
-    ssm = boto3.client("ssm", region_name=region)
-    listed: list[dict[str, Any]] = ssm.list_commands()["Commands"]
-    return listed
+def commands(region: str) -> list[Any]:
+    return list(boto3.client("ssm", region_name=region).list_commands()["Commands"])
 
 
 def moto_command(region: str) -> Any:

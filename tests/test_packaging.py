@@ -31,7 +31,8 @@ def test_each_hook_is_its_own_console_script(hook: dict[str, Any]) -> None:
 
 
 def test_every_console_script_loads() -> None:
-    assert set(SCRIPTS) == {hook["id"] for hook in HOOKS} | {"chef-multiserver"}
+    assert set(SCRIPTS) == {hook["id"] for hook in HOOKS} | {"chef-multiserver",
+                                                               "chef-pipeline-targets"}
     assert all(callable(entry.load()) for entry in SCRIPTS.values())
 
 

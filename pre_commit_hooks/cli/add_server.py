@@ -19,7 +19,6 @@ from pre_commit_hooks.cli import tls as cli_tls
 from pre_commit_hooks.cli.repo import CommandError
 
 # The tag the pipeline finds a server's nodes by when its config.yml sets no node_tag.
-DEFAULT_TAG_KEY = "chef-server"
 # Which option sets which key of config.yml, to name the option in a message.
 OPTION_OF_KEY = {"server": "--url", "region": "--region", "node_name": "--node-name"}
 
@@ -130,7 +129,7 @@ def _print_next_steps(name: str, region: str, repo: Path, written: list[Path]) -
     steps = [
         f"upload the key of its Chef user: chef-multiserver put-key {name} --key PATH "
         "--bucket KEY_BUCKET",
-        f"tag its nodes in {region} with {DEFAULT_TAG_KEY}={name} "
+        f"tag its nodes in {region} with {servers.DEFAULT_TAG_KEY}={name} "
         "(the pipeline runs chef-client on the instances with that tag)",
     ]
     if len(written) == 1:
