@@ -1,0 +1,583 @@
+"""What a private key looks like in the bytes of a file, however it got there.
+
+``DETECTORS`` is the one table of ways to find a key: each row names cheap markers (plain substring
+tests that let most files skip the row), a regular expression that finds where a key may start, and
+a handler that decides. Handlers judge structure, not looks: a PEM body is base64-decoded and must
+parse as a private key (DER/ASN.1, OpenSSH, OpenPGP, PuTTY) to be *proven*; a proven key is reported
+whatever marker a line carries. A private-key header with a long base64 body that does not parse is
+reported too, but as a suspicion that a reviewer may allow.
+
+Encodings are undone where a key is found, not over the whole file: JSON/Ruby/C escapes, URL and
+HTML escapes and quoted-printable inside a PEM block; base64 of a whole PEM, DER, key store or
+archive (Kubernetes secrets); UTF-16 text; gzip, bzip2, xz, zip/jar and tar containers; DER,
+PKCS#12 and Java key stores as whole files or embedded in other bytes. Nesting is limited to
+``MAX_DEPTH`` levels and all a file unpacks or decodes shares one ``Budget``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import io
+import lzma
+import re
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+PEM_WINDOW = (
+    256 * 1024
+)  # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
+BASE64_RUN = 4 * 1024 * 1024  # the longest base64 text decoded in one piece
+UNPACKED = 64 * 1024 * 1024  # the most bytes one file may unpack or decode, at all levels together
+ARCHIVE_MEMBERS = 10_000
+MAX_DEPTH = 4  # e.g. a key in a tar in a gzip, base64-encoded in a YAML file
+
+
+@dataclass(frozen=True)
+class Finding:
+    offset: (
+        int  # where the key starts in the scanned bytes (a nested key: where its wrapper starts)
+    )
+    kind: str
+    proven: bool  # it parses as a key: no allowlist marker can silence it
+
+
+@dataclass
+class Budget:
+    """How many more bytes one file may unpack or decode (a zip bomb stops here, not in memory)."""
+
+    remaining: int = UNPACKED
+
+    def take(self, wanted: int) -> int:
+        granted = max(0, min(wanted, self.remaining))
+        self.remaining -= granted
+        return granted
+
+
+Handler = Callable[[bytes, "re.Match[bytes]", int, Budget], "tuple[list[Finding], int]"]
+
+
+@dataclass(frozen=True)
+class Detector:
+    markers: tuple[bytes, ...]  # the row is skipped unless one of these occurs in the bytes
+    pattern: re.Pattern[bytes]
+    handle: Handler  # -> (findings, offset up to which the bytes are accounted for)
+
+
+def scan(
+    data: bytes,
+    depth: int = 0,
+    budget: Budget | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    whole: bool = True,
+) -> tuple[list[Finding], int]:
+    """The keys starting in ``data[start:stop]`` and the offset the last one reaches to.
+
+    ``whole``: ``data`` begins a file or blob, so it may be a DER key, a keystore or an archive."""
+    budget = Budget() if budget is None else budget
+    stop = len(data) if stop is None else stop
+    findings, covered = _whole_blob(data, depth, budget) if whole else ([], 0)
+    covered = max(covered, start)
+    hits = sorted(
+        (match.start(), row, match)
+        for row, detector in enumerate(DETECTORS)
+        if any(marker in data for marker in detector.markers)
+        for match in _matches_before(detector.pattern, data, start, stop)
+    )
+    for position, row, match in hits:
+        # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
+        # would only find the same thing twice.
+        if position >= covered:
+            found, end = DETECTORS[row].handle(data, match, depth, budget)
+            findings += found
+            covered = max(covered, end)
+    return findings, covered
+
+
+def _matches_before(
+    pattern: re.Pattern[bytes], data: bytes, start: int, stop: int
+) -> Iterator[re.Match[bytes]]:
+    for match in pattern.finditer(data, start):
+        if match.start() >= stop:
+            return
+        yield match
+
+
+def _nested(data: bytes, depth: int, budget: Budget, offset: int, how: str) -> list[Finding]:
+    """The keys inside bytes unwrapped from the file, reported where their wrapper starts."""
+    if depth >= MAX_DEPTH:
+        return []
+    found, _ = scan(data, depth + 1, budget)
+    return [Finding(offset, f"{finding.kind}, {how}", finding.proven) for finding in found]
+
+
+# --- DER (ASN.1) ---------------------------------------------------------------------------------
+
+_INTEGER, _OCTETS, _OID, _SEQUENCE = 0x02, 0x04, 0x06, 0x30
+_PKCS = b"\x2a\x86\x48\x86\xf7\x0d\x01"  # OID arc 1.2.840.113549.1
+
+
+@dataclass(frozen=True)
+class _DerShape:
+    kind: str
+    tags: tuple[int, ...]  # the tags the outer SEQUENCE's first elements must have
+    count: range  # how many elements it may have
+    versions: tuple[
+        int, ...
+    ] = ()  # values its leading INTEGER may take (empty: no leading INTEGER)
+    algorithms: tuple[bytes, ...] = ()  # prefixes for the OID opening its first inner SEQUENCE
+
+
+# Certificates, public keys and CSRs open with a SEQUENCE or two and a BIT STRING: none of these.
+_DER_KEYS = (
+    _DerShape("RSA private key (PKCS#1)", (_INTEGER,) * 9, range(9, 11), (0, 1)),
+    _DerShape("DSA private key", (_INTEGER,) * 6, range(6, 7), (0,)),
+    _DerShape("EC private key (SEC 1)", (_INTEGER, _OCTETS), range(2, 5), (1,)),
+    _DerShape("private key (PKCS#8)", (_INTEGER, _SEQUENCE, _OCTETS), range(3, 6), (0, 1), (b"",)),
+    _DerShape(
+        "encrypted private key (PKCS#8)",
+        (_SEQUENCE, _OCTETS),
+        range(2, 3),
+        algorithms=(_PKCS + b"\x05", _PKCS + b"\x0c\x01"),  # PKCS#5 PBES1/PBES2, PKCS#12 PBE
+    ),
+    _DerShape("PKCS#12 key store", (_INTEGER, _SEQUENCE), range(2, 4), (3,), (_PKCS + b"\x07",)),
+)
+
+
+def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int] | None:
+    """(tag, content start, content end) of the DER element at ``position``, ending by ``end``."""
+    if position + 2 > end:
+        return None
+    first = data[position + 1]
+    start, length = position + 2, first
+    if first & 0x80:
+        size = first & 0x7F
+        if not 1 <= size <= 4 or start + size > end:
+            return None
+        start, length = start + size, int.from_bytes(data[start : start + size], "big")
+    return (data[position], start, start + length) if start + length <= end else None
+
+
+def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] | None:
+    """The elements filling ``data[start:end]`` exactly (at most 12 are read), or None."""
+    elements: list[tuple[int, int, int]] = []
+    while start < end and len(elements) < 12:
+        element = _tlv(data, start, end)
+        if element is None:
+            return None
+        elements.append(element)
+        start = element[2]
+    return elements
+
+
+def der_key(data: bytes, position: int = 0) -> tuple[str, int] | None:
+    """(kind, end) of the DER private key or key store at ``position``, or None."""
+    outer = _tlv(data, position, len(data))
+    elements = (
+        None if outer is None or outer[0] != _SEQUENCE else _elements(data, outer[1], outer[2])
+    )
+    if outer is None or not elements:
+        return None
+    tags = tuple(tag for tag, _, _ in elements)
+    for shape in _DER_KEYS:
+        if len(elements) in shape.count and tags[: len(shape.tags)] == shape.tags:
+            if (
+                shape.versions
+                and int.from_bytes(data[elements[0][1] : elements[0][2]], "big")
+                not in shape.versions
+            ):
+                continue
+            if shape.algorithms and not _algorithm_in(
+                data, elements[tags.index(_SEQUENCE)], shape.algorithms
+            ):
+                continue
+            return shape.kind, outer[2]
+    return None
+
+
+def _algorithm_in(data: bytes, sequence: tuple[int, int, int], prefixes: tuple[bytes, ...]) -> bool:
+    oid = _tlv(data, sequence[1], sequence[2])
+    return oid is not None and oid[0] == _OID and data[oid[1] : oid[2]].startswith(prefixes)
+
+
+def _java_keystore(data: bytes) -> str | None:
+    """Which secret a JKS or JCEKS key store holds, walking its entries; None for a trust store."""
+    if not data.startswith((b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")) or len(data) < 12:
+        return None
+    version, count = int.from_bytes(data[4:8], "big"), int.from_bytes(data[8:12], "big")
+    position = 12
+    for _ in range(min(count, ARCHIVE_MEMBERS)):
+        tag = int.from_bytes(data[position : position + 4], "big")
+        if tag in (1, 3):  # 1: private key entry; 3: JCEKS secret key entry
+            return "Java key store with a private or secret key"
+        alias_length = int.from_bytes(data[position + 4 : position + 6], "big")
+        position += 6 + alias_length + 8  # tag, alias, timestamp
+        if version == 2:  # a trusted certificate entry names its certificate type first
+            position += 2 + int.from_bytes(data[position : position + 2], "big")
+        position += 4 + int.from_bytes(data[position : position + 4], "big")
+        if tag != 2 or position > len(data):
+            return None
+    return None
+
+
+# --- whole blobs: DER, key stores, compressed files and archives ---------------------------------
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+
+
+_COMPRESSIONS: tuple[tuple[bytes, str, Callable[[], _Decompressor]], ...] = (
+    (b"\x1f\x8b", "gzip", partial(zlib.decompressobj, wbits=31)),
+    (b"BZh", "bzip2", bz2.BZ2Decompressor),
+    (b"\xfd7zXZ\x00", "xz", lzma.LZMADecompressor),
+)
+_BROKEN_ARCHIVE = (
+    OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+    zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+)  # fmt: skip
+
+
+def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], int]:
+    der = der_key(data)
+    if der is not None:
+        return [Finding(0, der[0], True)], der[1]
+    keystore = _java_keystore(data)
+    if keystore is not None:
+        return [Finding(0, keystore, True)], len(data)
+    findings: list[Finding] = []
+    try:
+        for how, content in _unpacked(data, budget):
+            findings += _nested(content, depth, budget, 0, how)
+    except _BROKEN_ARCHIVE:
+        pass  # a damaged archive still gets the plain-byte scan; its readable members were scanned
+    return findings, 0
+
+
+def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
+    """(how it was wrapped, content) for each member of an archive or a compressed stream."""
+    for magic, name, decompressor in _COMPRESSIONS:
+        if data.startswith(magic):
+            yield f"{name}-compressed", decompressor().decompress(data, budget.take(UNPACKED) or 1)
+            return
+    if data[257:262] == b"ustar":
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for _, member in zip(range(ARCHIVE_MEMBERS), tar, strict=False):
+                content = tar.extractfile(member) if member.isfile() else None
+                if content is not None:
+                    yield f"in tar member {member.name}", content.read(budget.take(member.size))
+    elif data.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist()[:ARCHIVE_MEMBERS]:
+                if not info.is_dir():
+                    with archive.open(info) as content:
+                        yield (
+                            f"in zip member {info.filename}",
+                            content.read(budget.take(info.file_size)),
+                        )
+
+
+# --- text: PEM blocks, PuTTY keys, base64, escapes ------------------------------------------------
+
+_SPACE = rb"(?: |%20|\+)"  # a space, also URL-encoded
+PEM_HEADER = re.compile(
+    rb"-{4,5} ?BEGIN" + _SPACE + rb"([A-Z0-9]+(?:" + _SPACE + rb"[A-Z0-9]+){0,5}) ?-{4,5}"
+)
+_PEM_END = re.compile(rb"-{4,5} ?END" + _SPACE)
+_ARMOR_HEADER = re.compile(r"[A-Za-z][A-Za-z0-9-]*: ")  # Proc-Type:, DEK-Info:, Version:, Comment:
+_PGP_CHECKSUM = re.compile(r"(?<![A-Za-z0-9+/=])=[A-Za-z0-9+/]{4}(?![A-Za-z0-9+/])")
+_LEGACY_ENCRYPTED = re.compile(
+    r"Proc-Type: *4,ENCRYPTED.*DEK-Info: *[A-Z0-9-]+,[0-9A-Fa-f]{16,}", re.DOTALL
+)
+_BASE64_IN_LINE = re.compile(r"[A-Za-z0-9+/]+=*")
+_ESCAPE = re.compile(
+    r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\([^ux])|%([0-9a-fA-F]{2})"
+    r"|&#[xX]([0-9a-fA-F]{1,6});|&#([0-9]{1,6});|=([0-9A-F]{2})"
+)
+_CONTROL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+LONG_RUN = 16  # base64 pieces shorter than this are words, not key material
+MIN_BODY = 64  # base64 characters a body needs before an unreadable one is worth a suspicion
+
+
+def _unescaped(text: str) -> str:
+    """``text`` with string-literal, URL, HTML and quoted-printable escapes undone (twice-escaped
+    JSON, a JSON string inside a JSON string, needs a second round)."""
+    for _ in range(3):
+        decoded = _ESCAPE.sub(_unescape_one, text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    if match[3] is not None:
+        return _CONTROL_ESCAPES.get(match[3], match[3])
+    number = match[6]
+    code = int(number) if number else int(next(group for group in match.groups() if group), 16)
+    return chr(code) if code <= 0x10FFFF else "\ufffd"
+
+
+def _base64_body(text: str, minimum: int = MIN_BODY) -> str | None:
+    """The base64 characters of a key body in ``text`` (lines after a header, escapes undone), or
+    None when what follows the header is prose rather than ``minimum`` characters of base64 lines.
+
+    Each line gives its base64 pieces, so quotes, indentation, ``+`` and ``\\`` of string
+    concatenation fall away; the body ends at the first line without a long piece."""
+    pieces: list[str] = []
+    long_chars = 0
+    for line in text.splitlines():
+        if _ARMOR_HEADER.search(line):
+            continue
+        found = [
+            piece
+            for piece in _BASE64_IN_LINE.findall(_PGP_CHECKSUM.sub("", line))
+            if piece.strip("+")
+        ]
+        if not found:
+            if pieces:
+                break
+            continue
+        pieces += found
+        long_chars += sum(len(piece) for piece in found if len(piece) >= LONG_RUN)
+        if max(map(len, found)) < LONG_RUN:
+            break
+    return "".join(pieces).replace("=", "") if long_chars >= minimum else None
+
+
+def _decoded(characters: str) -> bytes:
+    """The bytes of base64 ``characters`` whatever their padding (lost to a join or an escape)."""
+    usable = len(characters) - (1 if len(characters) % 4 == 1 else 0)
+    try:
+        return base64.b64decode(characters[:usable] + "=" * (-usable % 4))
+    except binascii.Error:
+        return b""
+
+
+# --- what a decoded body must be to be a key -----------------------------------------------------
+
+_KEY_MAGIC = (
+    (b"openssh-key-v1\x00", "OpenSSH private key"),
+    (b"\x3f\x6f\xf9\xeb", "SSH2 private key (ssh.com format)"),
+)
+
+
+def _key_in_body(body: bytes) -> str | None:
+    """The kind of key a decoded PEM or armored body holds, judged by its structure alone."""
+    for magic, kind in _KEY_MAGIC:
+        if body.startswith(magic):
+            return kind
+    if _pgp_secret_key(body):
+        return "PGP private key block"
+    der = der_key(body)
+    return None if der is None else der[0]
+
+
+def _pgp_secret_key(body: bytes) -> bool:
+    """An OpenPGP secret-key packet (tag 5) of key version 3 to 6 opens the block."""
+    if len(body) < 3:
+        return False
+    first, octet = body[0], body[1]
+    if first == 0xC5:  # new packet format
+        length_size = 2 if 192 <= octet < 224 else 5 if octet == 255 else 1
+    elif first & 0xC0 == 0x80 and (first >> 2) & 0x0F == 5:  # old packet format
+        length_size = (1, 2, 4, 0)[first & 3]
+    else:
+        return False
+    return len(body) > 1 + length_size and body[1 + length_size] in (3, 4, 5, 6)
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+def _pem_block(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    label = re.sub(rb"%20|\+", b" ", match[1]).decode("ascii")
+    body_start = match.end()
+    limit = min(len(data), body_start + PEM_WINDOW)
+    following = PEM_HEADER.search(data, body_start, limit)
+    limit = following.start() if following else limit
+    end = _PEM_END.search(data, body_start, limit)
+    window = _unescaped(data[body_start : end.start() if end else limit].decode("latin-1"))
+    body = _base64_body(window)
+    if body is None:
+        return [], body_start  # a header in prose: the text after it is scanned on its own
+    content = _decoded(body)
+    kind = _key_in_body(content)
+    if kind is None and _LEGACY_ENCRYPTED.search(window) and content and len(content) % 8 == 0:
+        kind = "encrypted private key (legacy PEM, Proc-Type: 4,ENCRYPTED)"
+    reach = end.end() if end else limit
+    if kind is not None:
+        return [Finding(match.start(), kind, True)], reach
+    if "PRIVATE KEY" in label:
+        return [
+            Finding(match.start(), f"{label} block whose body is not a readable key", False)
+        ], reach
+    return [], reach
+
+
+_PUTTY = re.compile(rb"PuTTY-User-Key-File-(\d+): *[\w@.-]+")
+_PUTTY_PRIVATE = re.compile(r"Private-Lines: *\d+")
+_PUTTY_MAC = re.compile(r"Private-MAC: *[0-9a-fA-F]{40,}")
+
+
+def _putty_key(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    limit = min(len(data), match.end() + PEM_WINDOW)
+    following = _PUTTY.search(data, match.end(), limit)
+    limit = following.start() if following else limit
+    window = _unescaped(data[match.end() : limit].decode("latin-1"))
+    private = _PUTTY_PRIVATE.search(window)
+    mac = _PUTTY_MAC.search(window, private.end()) if private else None
+    body = (
+        _base64_body(window[private.end() : mac.start() if mac else None], LONG_RUN)
+        if private
+        else None
+    )
+    if body is None:
+        return [], match.end()  # the header named in prose
+    proven = mac is not None and len(_decoded(body)) >= LONG_RUN
+    mac_at = data.find(b"Private-MAC", match.end(), limit)
+    reach = match.end() if mac_at < 0 else mac_at + len(b"Private-MAC")
+    return [
+        Finding(match.start(), f"PuTTY private key (version {match[1].decode()})", proven)
+    ], reach
+
+
+_BASE64_STOP = re.compile(
+    rb"[^A-Za-z0-9+/\s\\]"
+)  # what ends a (wrapped, indented, escaped) base64 text
+_BASE64_NOISE = re.compile(rb"\\[rn]|[^A-Za-z0-9+/]")
+
+
+def _base64_blob(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget, *, lead: int
+) -> tuple[list[Finding], int]:
+    """Decode the base64 text a marker sits in (``lead``: characters of its first group that come
+    before the marker) and scan what it encodes."""
+    start = match.start()
+    stop = _BASE64_STOP.search(data, start, start + BASE64_RUN)
+    end = stop.start() if stop else min(len(data), start + BASE64_RUN)
+    before = _BASE64_NOISE.sub(b"", data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
+    characters = before + _BASE64_NOISE.sub(b"", data[start:end])
+    content = _decoded(characters[: budget.take(len(characters))].decode("ascii"))
+    return _nested(content, depth, budget, start, "base64-encoded"), end
+
+
+def _utf16_text(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """Scan UTF-16 text around a marker; without a byte order mark both byte orders are tried."""
+    findings: list[Finding] = []
+    reach = match.end()
+    for encoding, first in (("utf-16-le", match.start()), ("utf-16-be", match.start() - 1)):
+        start = first - 64 if first >= 64 else first % 2
+        text = data[start : start + 2 * PEM_WINDOW].decode(encoding, "replace").encode("utf-8")
+        found, covered = scan(text, depth + 1, budget) if depth < MAX_DEPTH else ([], 0)
+        findings += [
+            Finding(start + _utf16_offset(text, f.offset), f"{f.kind}, UTF-16 text", f.proven)
+            for f in found
+        ]
+        reach = max(reach, start + _utf16_offset(text, covered)) if found else reach
+    return findings, reach
+
+
+def _utf16_offset(text: bytes, offset: int) -> int:
+    return 2 * len(text[:offset].decode("utf-8", "replace"))
+
+
+_DER_KEY_START = re.compile(
+    # SEQUENCE (any length form), INTEGER version 0, 1 or 3, then INTEGER, OCTET STRING or SEQUENCE
+    rb"\x30(?:[\x02-\x7f]|\x81[\x80-\xff]|\x82[\x01-\xff].|\x83[\x01-\xff]..)"
+    rb"\x02\x01[\x00\x01\x03][\x02\x04\x30]",
+    re.DOTALL,
+)
+
+
+def _embedded_der(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    key = der_key(data, match.start())
+    return ([Finding(match.start(), key[0], True)], key[1]) if key else ([], match.start() + 1)
+
+
+_AWS_KEY_ID = re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
+_AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
+# A secret access key is 30 random bytes in base64: it mixes cases and digits (a SHA-1 does not).
+_MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
+AWS_PAIR_DISTANCE = (
+    1024  # bytes either side of the key id (a credentials file puts them on adjacent lines)
+)
+
+
+def _aws_key_pair(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """An access key id with a secret access key near it (AWS's documented EXAMPLE pair is none)."""
+    if b"EXAMPLE" not in match[0]:
+        near = (max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE)
+        for secret in _AWS_SECRET_KEY.finditer(data, *near):
+            if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in _MIXED):
+                return [
+                    Finding(match.start(), "AWS access key id with its secret access key", False)
+                ], match.end()
+    return [], match.end()
+
+
+def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
+    """How ``plain`` reads inside base64 text at each of the three byte alignments, with how many
+    characters of the first base64 group come before that reading."""
+    forms = []
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + plain)
+        first = -(-8 * shift // 6)
+        forms.append((encoded[first : 8 * (shift + len(plain)) // 6], first))
+    return forms
+
+
+_NOT_AFTER_BASE64 = rb"(?<![A-Za-z0-9+/])"
+# Text that may sit anywhere in a base64-encoded file, so all three alignments are searched.
+_TEXT_IN_BASE64 = (b"-----BEGIN", b"PuTTY-User-Key-File-")
+# What a base64-encoded key, key store or archive starts with.
+_BLOB_MAGIC = (
+    b"openssh-key-v1\x00", b"\x1f\x8b\x08", b"PK\x03\x04", b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce",
+    b"BZh", b"\xfd7zXZ\x00",
+)  # fmt: skip
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector((b"BEGIN",), PEM_HEADER, _pem_block),
+    Detector((b"PuTTY-User-Key-File-",), _PUTTY, _putty_key),
+    Detector((b"AKIA", b"ASIA"), _AWS_KEY_ID, _aws_key_pair),
+    Detector((b"\x02\x01\x00", b"\x02\x01\x01", b"\x02\x01\x03"), _DER_KEY_START, _embedded_der),
+    # base64 DER: SEQUENCE with a short, 1-byte or 2-byte length reads M[A-H], MI[E-H], MI[I-L]
+    Detector(
+        (b"M",),
+        re.compile(_NOT_AFTER_BASE64 + rb"M[A-L][A-Za-z0-9+/]{40}"),
+        partial(_base64_blob, lead=0),
+    ),
+    *(
+        Detector((form,), re.compile(re.escape(form)), partial(_base64_blob, lead=lead))
+        for plain in _TEXT_IN_BASE64
+        for form, lead in _base64_forms(plain)
+    ),
+    *(
+        Detector(
+            (form,), re.compile(_NOT_AFTER_BASE64 + re.escape(form)), partial(_base64_blob, lead=0)
+        )
+        for form, _ in (_base64_forms(magic)[0] for magic in _BLOB_MAGIC)
+    ),
+    *(
+        Detector((form,), re.compile(re.escape(form)), _utf16_text)
+        for form in ("BEGIN".encode("utf-16-le"), "PuTTY-".encode("utf-16-le"))
+    ),
+)
