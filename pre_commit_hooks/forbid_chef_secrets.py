@@ -29,12 +29,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
-from pre_commit_hooks.secret_patterns import PEM_HEADER, Budget, Finding, scan
+from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
 from pre_commit_hooks.servers import CA_CERTS_DIR, CHEF_DIR
 
 CHUNK = 32 * 1024 * 1024
 OVERLAP = 1024 * 1024  # longer than any key window, so a key starting in a chunk ends inside it
-PRAGMA = b"pragma: allowlist secret"
+PRAGMA = ALLOWLIST_MARKER.encode()
 
 
 def file_findings(path: str) -> list[tuple[int, Finding]]:

@@ -292,7 +292,13 @@ PEM_HEADER = re.compile(
     rb"-{4,5} ?BEGIN" + _SPACE + rb"([A-Z0-9]+(?:" + _SPACE + rb"[A-Z0-9]+){0,5}) ?-{4,5}"
 )
 _PEM_END = re.compile(rb"-{4,5} ?END" + _SPACE)
-_ARMOR_HEADER = re.compile(r"[A-Za-z][A-Za-z0-9-]*: ")  # Proc-Type:, DEK-Info:, Version:, Comment:
+ALLOWLIST_MARKER = "pragma: allowlist secret"
+# Not part of a key body: PEM encryption headers (also in a PEM squeezed into one line), armor
+# headers such as Version: or Comment: opening a line, and allowlist markers, which hide no key.
+_NOT_BODY = re.compile(
+    r"(?:Proc-Type|DEK-Info): *\S+|^[\s\"'#]*(?!Proc-Type|DEK-Info)[A-Za-z][A-Za-z0-9-]*: .*"
+    r"|pragma: allowlist (?:nextline )?secret"
+)
 _PGP_CHECKSUM = re.compile(r"(?<![A-Za-z0-9+/=])=[A-Za-z0-9+/]{4}(?![A-Za-z0-9+/])")
 _LEGACY_ENCRYPTED = re.compile(
     r"Proc-Type: *4,ENCRYPTED.*DEK-Info: *[A-Z0-9-]+,[0-9A-Fa-f]{16,}", re.DOTALL
@@ -335,16 +341,9 @@ def _base64_body(text: str, minimum: int = MIN_BODY) -> str | None:
     pieces: list[str] = []
     long_chars = 0
     for line in text.splitlines():
-        if _ARMOR_HEADER.search(line):
-            continue
-        found = [
-            piece
-            for piece in _BASE64_IN_LINE.findall(_PGP_CHECKSUM.sub("", line))
-            if piece.strip("+")
-        ]
-        if not found:
-            if pieces:
-                break
+        line = _PGP_CHECKSUM.sub("", _NOT_BODY.sub("", line))
+        found = [piece for piece in _BASE64_IN_LINE.findall(line) if piece.strip("+")]
+        if not found:  # a blank line, or one holding only a concatenation's quotes and `+`
             continue
         pieces += found
         long_chars += sum(len(piece) for piece in found if len(piece) >= LONG_RUN)
