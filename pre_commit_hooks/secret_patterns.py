@@ -65,8 +65,8 @@ Handler = Callable[[bytes, "re.Match[bytes]", int, Budget], "tuple[list[Finding]
 
 @dataclass(frozen=True)
 class Detector:
-    markers: tuple[bytes, ...]  # the row is skipped unless one of these occurs in the bytes
-    pattern: re.Pattern[bytes]
+    present: Callable[[bytes], object]  # a cheap test most files fail (truthy: run the pattern)
+    pattern: re.Pattern[bytes]  # opens with a literal where it can: sre then searches fast
     handle: Handler  # -> (findings, offset up to which the bytes are accounted for)
 
 
@@ -89,7 +89,7 @@ def scan(
     hits = sorted(
         (match.start(), row, match)
         for row, detector in enumerate(DETECTORS)
-        if any(marker in data for marker in detector.markers)
+        if detector.present(data)
         for match in _matches_before(detector.pattern, data, start, stop)
     )
     for position, row, match in hits:
@@ -253,6 +253,11 @@ def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding],
     keystore = _java_keystore(data)
     if keystore is not None:
         return [Finding(0, keystore, True)], len(data)
+    encoding = _utf16(data)
+    if encoding is not None:
+        return _utf16_findings(
+            data.decode(encoding, "replace").encode("utf-8"), depth, budget
+        ), len(data)
     findings: list[Finding] = []
     try:
         for how, content in _unpacked(data, budget):
@@ -289,9 +294,9 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
 
 _SPACE = rb"(?: |%20|\+)"  # a space, also URL-encoded
 PEM_HEADER = re.compile(
-    rb"-{4,5} ?BEGIN" + _SPACE + rb"([A-Z0-9]+(?:" + _SPACE + rb"[A-Z0-9]+){0,5}) ?-{4,5}"
+    rb"----(?:- ?| )BEGIN" + _SPACE + rb"([A-Z0-9]+(?:" + _SPACE + rb"[A-Z0-9]+){0,5}) ?-{4,5}"
 )
-_PEM_END = re.compile(rb"-{4,5} ?END" + _SPACE)
+_PEM_END = re.compile(rb"----(?:- ?| )END" + _SPACE)
 ALLOWLIST_MARKER = "pragma: allowlist secret"
 # Not part of a key body: PEM encryption headers (also in a PEM squeezed into one line), armor
 # headers such as Version: or Comment: opening a line, and allowlist markers, which hide no key.
@@ -460,11 +465,16 @@ _BASE64_NOISE = re.compile(rb"\\[rn]|[^A-Za-z0-9+/]")
 
 
 def _base64_blob(
-    data: bytes, match: re.Match[bytes], depth: int, budget: Budget, *, lead: int
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget, *, leads: tuple[int, ...] = ()
 ) -> tuple[list[Finding], int]:
-    """Decode the base64 text a marker sits in (``lead``: characters of its first group that come
-    before the marker) and scan what it encodes."""
+    """Decode the base64 text a marker sits in and scan what it encodes.
+
+    Without ``leads`` the marker must open the base64 text; with them, the pattern's group ``i``
+    matched a reading of the marker that ``leads[i]`` characters of its base64 group precede."""
     start = match.start()
+    if not leads and start and data[start - 1] in _BASE64_ALPHABET:
+        return [], match.end()  # the middle of some other base64 text
+    lead = leads[match.lastindex - 1] if leads and match.lastindex else 0
     stop = _BASE64_STOP.search(data, start, start + BASE64_RUN)
     end = stop.start() if stop else min(len(data), start + BASE64_RUN)
     before = _BASE64_NOISE.sub(b"", data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
@@ -473,26 +483,29 @@ def _base64_blob(
     return _nested(content, depth, budget, start, "base64-encoded"), end
 
 
-def _utf16_text(
-    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
-) -> tuple[list[Finding], int]:
-    """Scan UTF-16 text around a marker; without a byte order mark both byte orders are tried."""
-    findings: list[Finding] = []
-    reach = match.end()
-    for encoding, first in (("utf-16-le", match.start()), ("utf-16-be", match.start() - 1)):
-        start = first - 64 if first >= 64 else first % 2
-        text = data[start : start + 2 * PEM_WINDOW].decode(encoding, "replace").encode("utf-8")
-        found, covered = scan(text, depth + 1, budget) if depth < MAX_DEPTH else ([], 0)
-        findings += [
-            Finding(start + _utf16_offset(text, f.offset), f"{f.kind}, UTF-16 text", f.proven)
-            for f in found
-        ]
-        reach = max(reach, start + _utf16_offset(text, covered)) if found else reach
-    return findings, reach
+def _utf16(data: bytes) -> str | None:
+    """The codec of UTF-16 text: named by its byte order mark, else told by where the NULs of its
+    ASCII characters fall in its first kilobyte."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # kept as a character: offsets stay even
+        return "utf-16-le" if data[0] == 0xFF else "utf-16-be"
+    head = data[:1024]
+    if b"\x00" not in head:
+        return None
+    odd, even = head[1::2].count(0), head[::2].count(0)
+    if len(head) < 16 or (odd and even) or max(odd, even) < len(head) // 4:
+        return None
+    return "utf-16-le" if odd else "utf-16-be"
 
 
-def _utf16_offset(text: bytes, offset: int) -> int:
-    return 2 * len(text[:offset].decode("utf-8", "replace"))
+def _utf16_findings(text: bytes, depth: int, budget: Budget) -> list[Finding]:
+    """The keys in UTF-16 text (transcoded to ``text``), at their offsets in the UTF-16 bytes."""
+    found, _ = scan(text, depth + 1, budget) if depth < MAX_DEPTH else ([], 0)
+    return [
+        Finding(
+            2 * len(text[: f.offset].decode("utf-8", "replace")), f"{f.kind}, UTF-16 text", f.proven
+        )
+        for f in found
+    ]
 
 
 _DER_KEY_START = re.compile(
@@ -510,7 +523,7 @@ def _embedded_der(
     return ([Finding(match.start(), key[0], True)], key[1]) if key else ([], match.start() + 1)
 
 
-_AWS_KEY_ID = re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
+_AWS_KEY_ID = re.compile(rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])")  # AKIA: long-term, ASIA: temporary
 _AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
 # A secret access key is 30 random bytes in base64: it mixes cases and digits (a SHA-1 does not).
 _MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
@@ -523,7 +536,10 @@ def _aws_key_pair(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
     """An access key id with a secret access key near it (AWS's documented EXAMPLE pair is none)."""
-    if b"EXAMPLE" not in match[0]:
+    glued = (
+        match.start() > 0 and data[match.start() - 1] in _UPPER_OR_DIGIT
+    )  # part of a longer word
+    if not glued and b"EXAMPLE" not in match[0]:
         near = (max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE)
         for secret in _AWS_SECRET_KEY.finditer(data, *near):
             if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in _MIXED):
@@ -544,39 +560,48 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
     return forms
 
 
-_NOT_AFTER_BASE64 = rb"(?<![A-Za-z0-9+/])"
-# Text that may sit anywhere in a base64-encoded file, so all three alignments are searched.
-_TEXT_IN_BASE64 = (b"-----BEGIN", b"PuTTY-User-Key-File-")
-# What a base64-encoded key, key store or archive starts with.
-_BLOB_MAGIC = (
-    b"openssh-key-v1\x00", b"\x1f\x8b\x08", b"PK\x03\x04", b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce",
-    b"BZh", b"\xfd7zXZ\x00",
-)  # fmt: skip
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_UPPER_OR_DIGIT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# A PEM inside base64 text (a Kubernetes secret, base64 of a whole config file) at any alignment.
+_PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
+# The base64 of a key store or archive: JKS and gzip (helm and Kubernetes binaryData) open so.
+_BLOB_MAGIC = (b"\xfe\xed\xfe\xed", b"\x1f\x8b\x08")
 
+
+_BASE64_DER = re.compile(rb"M[A-L][A-Za-z0-9+/]{40}")
+
+
+def _binary(data: bytes) -> bool:
+    return b"\x00" in data[:8192]
+
+
+def _has(marker: bytes) -> Callable[[bytes], bool]:
+    return lambda data: marker in data
+
+
+def _found(pattern: bytes) -> Callable[[bytes], object]:
+    # sre finds a short literal faster than `in` does (memchr on its first byte)
+    return re.compile(pattern).search
+
+
+# Each row's test is one fast search over the file (a NUL test on its head for binaries), so a
+# clean file costs eight of them; patterns and handlers run only where a test passed.
 DETECTORS: tuple[Detector, ...] = (
-    Detector((b"BEGIN",), PEM_HEADER, _pem_block),
-    Detector((b"PuTTY-User-Key-File-",), _PUTTY, _putty_key),
-    Detector((b"AKIA", b"ASIA"), _AWS_KEY_ID, _aws_key_pair),
-    Detector((b"\x02\x01\x00", b"\x02\x01\x01", b"\x02\x01\x03"), _DER_KEY_START, _embedded_der),
-    # base64 DER: SEQUENCE with a short, 1-byte or 2-byte length reads M[A-H], MI[E-H], MI[I-L]
+    # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
+    # blocks, certificates too, whose bodies it consumes
+    Detector(_found(b"PRIVATE"), PEM_HEADER, _pem_block),
+    Detector(_has(b"PuTTY-User-Key-File-"), _PUTTY, _putty_key),
+    Detector(_found(b"AKIA|ASIA"), _AWS_KEY_ID, _aws_key_pair),
+    Detector(_binary, _DER_KEY_START, _embedded_der),
     Detector(
-        (b"M",),
-        re.compile(_NOT_AFTER_BASE64 + rb"M[A-L][A-Za-z0-9+/]{40}"),
-        partial(_base64_blob, lead=0),
+        _found(b"LS0t"),  # base64 of "---", in every alignment of "-----"
+        re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
+        partial(_base64_blob, leads=tuple(lead for _, lead in _PEM_IN_BASE64)),
     ),
+    # base64 DER: a SEQUENCE with a short, 1-byte or 2-byte length reads M[A-H], MI[E-H], MI[I-L]
+    Detector(_BASE64_DER.search, _BASE64_DER, _base64_blob),
     *(
-        Detector((form,), re.compile(re.escape(form)), partial(_base64_blob, lead=lead))
-        for plain in _TEXT_IN_BASE64
-        for form, lead in _base64_forms(plain)
-    ),
-    *(
-        Detector(
-            (form,), re.compile(_NOT_AFTER_BASE64 + re.escape(form)), partial(_base64_blob, lead=0)
-        )
+        Detector(_found(re.escape(form)), re.compile(re.escape(form)), _base64_blob)
         for form, _ in (_base64_forms(magic)[0] for magic in _BLOB_MAGIC)
-    ),
-    *(
-        Detector((form,), re.compile(re.escape(form)), _utf16_text)
-        for form in ("BEGIN".encode("utf-16-le"), "PuTTY-".encode("utf-16-le"))
     ),
 )
