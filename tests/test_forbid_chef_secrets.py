@@ -173,9 +173,9 @@ EMBEDDINGS: dict[str, Callable[[bytes], tuple[str, bytes, int]]] = {
     "zip": lambda pem: ("keys.zip", zipped("client.pem", pem), 1),
     "jar": lambda pem: ("app.jar", zipped("config/key.pem", pem), 1),
     "tar-gz": lambda pem: ("cookbook.tar.gz", gzip.compress(tarred("files/key", pem)), 1),
-    "zip-base64-in-yaml": lambda pem: (
-        "chart.yaml",
-        PREFIX + base64.b64encode(zipped("k", pem)) + b"\n",
+    "gzip-base64-in-yaml": lambda pem: (
+        "configmap.yaml",
+        PREFIX + b"binaryData: " + base64.b64encode(gzip.compress(pem)) + b"\n",
         3,
     ),
 }
