@@ -5,9 +5,10 @@ templates, files and specs; data bags, roles), plants private keys of different 
 few files, and salts the clean files with what only looks like a key: certificates, public keys,
 prose naming key headers, AWS's documented example credentials, encrypted data bag items, base64
 and binary data. Each tool runs as pre-commit would run it: one process over the file list, batched
-like xargs when the list is too long for one command line. detect-private-key and detect-secrets
-each get a virtualenv of their own (both ship a top-level package called ``pre_commit_hooks``-like
-names and their own dependencies), created under ``--venvs`` on first use.
+like xargs when the list is too long for one command line. Each tool gets a virtualenv of its own
+under ``--venvs``, created on first use: detect-private-key's import package is also called
+``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours is a bare interpreter
+that runs this checkout's module (the hook needs nothing but the standard library).
 
 Run from the repository root: ``python benchmarks/bench_forbid_chef_secrets.py``.
 """
@@ -306,16 +307,18 @@ def venv_tool(venvs: Path, package: str, script: str) -> list[str]:
     executable = venv / "bin" / script
     if not executable.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ]
-        subprocess.run([*pip, package], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     return [str(executable)]
+
+
+def our_hook(venvs: Path) -> list[str]:
+    """Our hook as pre-commit starts it, from a virtualenv's interpreter (a bare one: the hook
+    needs only the standard library), running this checkout's module."""
+    venv = venvs / "forbid-chef-secrets"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return [str(venv / "bin" / "python"), "-m", "pre_commit_hooks.forbid_chef_secrets"]
 
 
 def batches(command: list[str], files: list[str]) -> list[list[str]]:
@@ -386,8 +389,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20260)
     args = parser.parse_args()
 
-    command = [sys.executable, "-m", "pre_commit_hooks.forbid_chef_secrets"]
-    ours = Tool("forbid-chef-secrets", command, our_findings, str(REPO))
+    ours = Tool("forbid-chef-secrets", our_hook(args.venvs), our_findings, str(REPO))
     private_key = venv_tool(args.venvs, "pre-commit-hooks", "detect-private-key")
     detect_secrets = venv_tool(args.venvs, "detect-secrets", "detect-secrets-hook")
     others = (
