@@ -429,10 +429,9 @@ def main() -> int:
         print(ours_result.row(ours_result.median))
         print(other.row(ours_result.median))
     print(
-        f"detect-secrets-hook runs on a {len(subset)}-file subset holding every planted key (on "
-        "all "
-        "files it takes about 13 minutes),\nwithout a baseline, all plugins on; ratio: to "
-        "forbid-chef-secrets on the same subset."
+        f"detect-secrets-hook (no baseline, all plugins on) ran {args.detect_secrets_runs} times "
+        f"on a {len(subset)}-file subset\nholding every planted key, as it is slow on large "
+        "corpora; its ratio is to forbid-chef-secrets on the same subset."
     )
     return 0
 

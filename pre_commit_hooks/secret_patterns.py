@@ -1,17 +1,18 @@
 """What a private key looks like in the bytes of a file, however it got there.
 
-``DETECTORS`` is the one table of ways to find a key: each row names cheap markers (plain substring
-tests that let most files skip the row), a regular expression that finds where a key may start, and
-a handler that decides. Handlers judge structure, not looks: a PEM body is base64-decoded and must
+``DETECTORS`` is the one table of ways to find a key: each row has a cheap test (one search at
+memory speed that most files fail), a regular expression that finds where a key may start, and a
+handler that decides. Handlers judge structure, not looks: a PEM body is base64-decoded and must
 parse as a private key (DER/ASN.1, OpenSSH, OpenPGP, PuTTY) to be *proven*; a proven key is reported
 whatever marker a line carries. A private-key header with a long base64 body that does not parse is
 reported too, but as a suspicion that a reviewer may allow.
 
 Encodings are undone where a key is found, not over the whole file: JSON/Ruby/C escapes, URL and
-HTML escapes and quoted-printable inside a PEM block; base64 of a whole PEM, DER, key store or
-archive (Kubernetes secrets); UTF-16 text; gzip, bzip2, xz, zip/jar and tar containers; DER,
-PKCS#12 and Java key stores as whole files or embedded in other bytes. Nesting is limited to
-``MAX_DEPTH`` levels and all a file unpacks or decodes shares one ``Budget``.
+HTML escapes, quoted-printable, indentation and string concatenation inside a PEM block; base64 of
+a PEM (at any alignment), of DER or PKCS#12, of a JKS or of gzip data (Kubernetes secrets and
+ConfigMaps); UTF-16 text; gzip, bzip2, xz, zip/jar and tar files; DER, PKCS#12 and Java key stores
+as whole files, DER keys also inside other binary files. Nesting is limited to ``MAX_DEPTH``
+levels and all a file unpacks or decodes shares one ``Budget``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-PEM_WINDOW = (
-    256 * 1024
-)  # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
+# how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
+PEM_WINDOW = 256 * 1024
 BASE64_RUN = 4 * 1024 * 1024  # the longest base64 text decoded in one piece
 UNPACKED = 64 * 1024 * 1024  # the most bytes one file may unpack or decode, at all levels together
 ARCHIVE_MEMBERS = 10_000
@@ -41,9 +41,8 @@ MAX_DEPTH = 4  # e.g. a key in a tar in a gzip, base64-encoded in a YAML file
 
 @dataclass(frozen=True)
 class Finding:
-    offset: (
-        int  # where the key starts in the scanned bytes (a nested key: where its wrapper starts)
-    )
+    # where the key starts in the scanned bytes (a nested key: where its wrapper starts)
+    offset: int
     kind: str
     proven: bool  # it parses as a key: no allowlist marker can silence it
 
@@ -130,9 +129,8 @@ class _DerShape:
     kind: str
     tags: tuple[int, ...]  # the tags the outer SEQUENCE's first elements must have
     count: range  # how many elements it may have
-    versions: tuple[
-        int, ...
-    ] = ()  # values its leading INTEGER may take (empty: no leading INTEGER)
+    # values its leading INTEGER may take (empty: no leading INTEGER)
+    versions: tuple[int, ...] = ()
     algorithms: tuple[bytes, ...] = ()  # prefixes for the OID opening its first inner SEQUENCE
 
 
@@ -271,7 +269,10 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
     """(how it was wrapped, content) for each member of an archive or a compressed stream."""
     for magic, name, decompressor in _COMPRESSIONS:
         if data.startswith(magic):
-            yield f"{name}-compressed", decompressor().decompress(data, budget.take(UNPACKED) or 1)
+            # a max_length of 0 would mean "no limit" to zlib
+            content = decompressor().decompress(data, max(budget.remaining, 1))
+            budget.take(len(content))
+            yield f"{name}-compressed", content
             return
     if data[257:262] == b"ustar":
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
@@ -584,8 +585,8 @@ def _found(pattern: bytes) -> Callable[[bytes], object]:
     return re.compile(pattern).search
 
 
-# Each row's test is one fast search over the file (a NUL test on its head for binaries), so a
-# clean file costs eight of them; patterns and handlers run only where a test passed.
+# Each row's test is one fast search over the file (for binaries, a look at its head for a NUL), so
+# a clean file costs seven searches; patterns and handlers run only where a test passed.
 DETECTORS: tuple[Detector, ...] = (
     # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
     # blocks, certificates too, whose bodies it consumes
