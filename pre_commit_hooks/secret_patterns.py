@@ -270,9 +270,9 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
     for magic, name, decompressor in _COMPRESSIONS:
         if data.startswith(magic):
             # a max_length of 0 would mean "no limit" to zlib
-            content = decompressor().decompress(data, max(budget.remaining, 1))
-            budget.take(len(content))
-            yield f"{name}-compressed", content
+            unpacked = decompressor().decompress(data, max(budget.remaining, 1))
+            budget.take(len(unpacked))
+            yield f"{name}-compressed", unpacked
             return
     if data[257:262] == b"ustar":
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
