@@ -58,18 +58,14 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
             ]
             if len(chunk) <= CHUNK:
                 break
-            covered, lines_before, base = (
-                base + reach,
-                lines_before + chunk.count(b"\n", 0, CHUNK),
-                base + CHUNK,
-            )
+            covered = base + reach  # the next chunk does not find that key again
+            lines_before += chunk.count(b"\n", 0, CHUNK)
+            base += CHUNK
             chunk = chunk[CHUNK:] + file.read(CHUNK)
     named = _named_secret(path, first_chunk, found)
-    return (
-        found
-        if named is None or (not named.proven and PRAGMA in _line_at(first_chunk, 0))
-        else [(1, named), *found]
-    )
+    if named is not None and (named.proven or PRAGMA not in _line_at(first_chunk, 0)):
+        found.insert(0, (1, named))
+    return found
 
 
 def _line_at(data: bytes, offset: int) -> bytes:
