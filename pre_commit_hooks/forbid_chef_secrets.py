@@ -51,11 +51,7 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
             findings, reach = scan(
                 chunk, 0, budget, start=max(0, covered - base), stop=stop, whole=base == 0
             )
-            found += [
-                (lines_before + chunk.count(b"\n", 0, finding.offset) + 1, finding)
-                for finding in findings
-                if finding.proven or PRAGMA not in _line_at(chunk, finding.offset)
-            ]
+            found += _numbered(chunk, findings, lines_before)
             if len(chunk) <= CHUNK:
                 break
             covered = base + reach  # the next chunk does not find that key again
@@ -66,6 +62,20 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
     if named is not None and (named.proven or PRAGMA not in _line_at(first_chunk, 0)):
         found.insert(0, (1, named))
     return found
+
+
+def _numbered(
+    chunk: bytes, findings: list[Finding], lines_before: int
+) -> list[tuple[int, Finding]]:
+    """(line, finding) for each finding in ``chunk`` no marker allows; newlines counted once."""
+    numbered = []
+    line, counted = lines_before + 1, 0
+    for finding in sorted(findings, key=lambda finding: finding.offset):
+        line += chunk.count(b"\n", counted, finding.offset)
+        counted = finding.offset
+        if finding.proven or PRAGMA not in _line_at(chunk, finding.offset):
+            numbered.append((line, finding))
+    return numbered
 
 
 def _line_at(data: bytes, offset: int) -> bytes:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import bz2
+import heapq
 import io
 import lzma
 import re
@@ -37,6 +39,9 @@ BASE64_RUN = 4 * 1024 * 1024  # the longest base64 text decoded in one piece
 UNPACKED = 64 * 1024 * 1024  # the most bytes one file may unpack or decode, at all levels together
 ARCHIVE_MEMBERS = 10_000
 MAX_DEPTH = 4  # e.g. a key in a tar in a gzip, base64-encoded in a YAML file
+# Candidates one detector checks per chunk: random base64 has a possible DER start every ~340
+# bytes (about 100,000 in a chunk); only a crafted file has more, and its checks stop here.
+CANDIDATES = 200_000
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,12 @@ def scan(
     stop = len(data) if stop is None else stop
     findings, covered = _whole_blob(data, depth, budget) if whole else ([], 0)
     covered = max(covered, start)
-    hits = sorted(
-        (match.start(), row, match)
-        for row, detector in enumerate(DETECTORS)
-        if detector.present(data)
-        for match in _matches_before(detector.pattern, data, start, stop)
+    hits = heapq.merge(  # in file order, without holding every candidate at once
+        *(
+            _hits(row, detector.pattern, data, start, stop)
+            for row, detector in enumerate(DETECTORS)
+            if detector.present(data)
+        )
     )
     for position, row, match in hits:
         # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
@@ -101,13 +107,15 @@ def scan(
     return findings, covered
 
 
-def _matches_before(
-    pattern: re.Pattern[bytes], data: bytes, start: int, stop: int
-) -> Iterator[re.Match[bytes]]:
-    for match in pattern.finditer(data, start):
+def _hits(
+    row: int, pattern: re.Pattern[bytes], data: bytes, start: int, stop: int
+) -> Iterator[tuple[int, int, re.Match[bytes]]]:
+    """(position, row, match) for the pattern's first ``CANDIDATES`` matches starting before
+    ``stop``."""
+    for _, match in zip(range(CANDIDATES), pattern.finditer(data, start), strict=False):
         if match.start() >= stop:
             return
-        yield match
+        yield match.start(), row, match
 
 
 def _nested(data: bytes, depth: int, budget: Budget, offset: int, how: str) -> list[Finding]:
@@ -524,30 +532,40 @@ def _embedded_der(
     return ([Finding(match.start(), key[0], True)], key[1]) if key else ([], match.start() + 1)
 
 
-_AWS_KEY_ID = re.compile(rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])")  # AKIA: long-term, ASIA: temporary
+_AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
+# bytes either side of a key id its secret may be (a credentials file puts them on adjacent lines)
+AWS_PAIR_DISTANCE = 1024
+# Key ids less than that apart are one cluster, looked at once: a file of a million ids costs a
+# pass over the file, not a million windows.
+_AWS_KEY_IDS = re.compile(
+    _AWS_KEY_ID + rb"(?:[\s\S]{0,%d}?" % AWS_PAIR_DISTANCE + _AWS_KEY_ID + rb")*"
+)
 _AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
 # A secret access key is 30 random bytes in base64: it mixes cases and digits (a SHA-1 does not).
 _MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
-AWS_PAIR_DISTANCE = (
-    1024  # bytes either side of the key id (a credentials file puts them on adjacent lines)
-)
 
 
-def _aws_key_pair(
+def _aws_key_pairs(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
-    """An access key id with a secret access key near it (AWS's documented EXAMPLE pair is none)."""
-    glued = (
-        match.start() > 0 and data[match.start() - 1] in _UPPER_OR_DIGIT
-    )  # part of a longer word
-    if not glued and b"EXAMPLE" not in match[0]:
-        near = (max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE)
-        for secret in _AWS_SECRET_KEY.finditer(data, *near):
-            if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in _MIXED):
-                return [
-                    Finding(match.start(), "AWS access key id with its secret access key", False)
-                ], match.end()
-    return [], match.end()
+    """Each access key id with a secret access key near it (AWS's documented EXAMPLE pair is
+    none). The bytes between the ids stay open to the other detectors."""
+    start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
+    secrets = [
+        secret.start()
+        for secret in _AWS_SECRET_KEY.finditer(data, start, end)
+        if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in _MIXED)
+    ]
+    findings = []
+    for key_id in re.compile(_AWS_KEY_ID).finditer(data, match.start(), match.end()):
+        glued = key_id.start() > 0 and data[key_id.start() - 1] in _UPPER_OR_DIGIT  # a longer word
+        nearest = bisect.bisect_left(secrets, key_id.start() - AWS_PAIR_DISTANCE)
+        paired = nearest < len(secrets) and secrets[nearest] <= key_id.end() + AWS_PAIR_DISTANCE
+        if paired and not glued and b"EXAMPLE" not in key_id[0]:
+            findings.append(
+                Finding(key_id.start(), "AWS access key id with its secret access key", False)
+            )
+    return findings, match.start() + 1
 
 
 def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
@@ -592,7 +610,7 @@ DETECTORS: tuple[Detector, ...] = (
     # blocks, certificates too, whose bodies it consumes
     Detector(_found(b"PRIVATE"), PEM_HEADER, _pem_block),
     Detector(_has(b"PuTTY-User-Key-File-"), _PUTTY, _putty_key),
-    Detector(_found(b"AKIA|ASIA"), _AWS_KEY_ID, _aws_key_pair),
+    Detector(_found(b"AKIA|ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
     Detector(_binary, _DER_KEY_START, _embedded_der),
     Detector(
         _found(b"LS0t"),  # base64 of "---", in every alignment of "-----"
