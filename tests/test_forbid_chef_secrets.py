@@ -433,6 +433,32 @@ def test_a_100_mb_file_is_scanned_to_its_end_quickly(run: Run) -> None:
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.parametrize(
+    "decoy",
+    [
+        b"\x30\x82\x01\x00\x02\x01\x00\x02",  # a DER private key start, again and again
+        b"-----BEGIN RSA PRIVATE KEY-----\n" + b"QUJD" * 16 + b"\n",  # headers over fake bodies
+        b"AKIAZ2345ZZZZZ6ZZZZZ x\n",  # a key id per line
+        b"MIIB" + b"A" * 60 + b"\n",  # base64 DER starts
+    ],
+)
+def test_crafted_files_cost_bounded_work(run: Run, decoy: bytes) -> None:
+    started = time.monotonic()
+    code, _ = run({"crafted": decoy * (20 * 1024 * 1024 // len(decoy))})
+    assert code in (0, 1)
+    assert time.monotonic() - started < 30
+
+
+def test_each_aws_profile_with_a_secret_is_reported(run: Run) -> None:
+    profiles = aws_credentials() + b"\n" + aws_credentials().replace(b"default", b"deploy")
+    code, out = run({"credentials": profiles})
+    assert code == 1
+    assert [line.split(": ")[0] for line in out.splitlines()[::2]] == [
+        "credentials:2",
+        "credentials:7",
+    ]
+
+
 def test_symlinks_directories_and_missing_files_never_crash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
