@@ -455,7 +455,7 @@ def test_each_aws_profile_with_a_secret_is_reported(run: Run) -> None:
     assert code == 1
     assert [line.split(": ")[0] for line in out.splitlines()[::2]] == [
         "credentials:2",
-        "credentials:7",
+        "credentials:6",
     ]
 
 
