@@ -199,7 +199,7 @@ def plant_keys(material: Material, rng: random.Random) -> dict[str, bytes]:
             text_lines(rng, 30_000, json_line) + f"ssh:\n  key: |\n{yaml_key}\n"
         ).encode(),
         "cookbooks/app_00/recipes/keys.rb": (
-            recipe + f"file '/root/.ssh/id_rsa' do\n  content <<~KEY\n"
+            recipe + f"file '/home/deploy/.ssh/id_rsa' do\n  content <<~KEY\n"
             f"{material.pem(material.rsa, Fmt.TraditionalOpenSSL)}  KEY\nend\n" + recipe
         ).encode(),
         "cookbooks/app_01/files/default/app.dat": material.rsa.private_bytes(
