@@ -1,0 +1,440 @@
+"""Benchmark forbid-chef-secrets against pre-commit-hooks' detect-private-key and detect-secrets.
+
+Builds a chef-repo-shaped corpus in a temporary directory (cookbooks with recipes, attributes,
+templates, files and specs; data bags, roles), plants private keys of different kinds deep inside a
+few files, and salts the clean files with what only looks like a key: certificates, public keys,
+prose naming key headers, AWS's documented example credentials, encrypted data bag items, base64
+and binary data. Each tool runs as pre-commit would run it: one process over the file list, batched
+like xargs when the list is too long for one command line. Each tool gets a virtualenv of its own
+under ``--venvs``, created on first use: detect-private-key's import package is also called
+``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours is a bare interpreter
+that runs this checkout's module (the hook needs nothing but the standard library).
+
+Run from the repository root: ``python benchmarks/bench_forbid_chef_secrets.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import gzip
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_VENVS = Path.home() / ".cache" / "chef-multiserver-kit" / "bench-venvs"
+ARG_MAX = 2**17  # the command-line budget pre-commit's xargs keeps to on Linux
+Enc = serialization.Encoding
+Fmt = serialization.PrivateFormat
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    command: list[str]
+    flagged: Callable[[str], set[str]]  # the files a run's stdout reports
+    # Only our hook sees this checkout: detect-private-key's package is also named pre_commit_hooks.
+    pythonpath: str = ""
+
+
+def our_findings(out: str) -> set[str]:
+    return {m[1] for m in re.finditer(r"^(.+?):\d+: ", out, re.MULTILINE)}
+
+
+def detect_private_key_findings(out: str) -> set[str]:
+    return set(re.findall(r"^Private key found: (.+)$", out, re.MULTILINE))
+
+
+def detect_secrets_findings(out: str) -> set[str]:
+    return set(re.findall(r"^Location:\s+(.+):\d+$", out, re.MULTILINE))
+
+
+# --- the corpus --------------------------------------------------------------------------------
+
+WORDS = (
+    "package",
+    "service",
+    "template",
+    "file",
+    "directory",
+    "execute",
+    "action",
+    "node",
+    "default",
+    "attribute",
+    "nginx",
+    "postgresql",
+    "users",
+    "deploy",
+    "owner",
+    "group",
+    "mode",
+    "notifies",
+    "subscribes",
+    "restart",
+    "reload",
+    "start",
+    "only_if",
+    "not_if",
+    "variables",
+    "source",
+    "cookbook_file",
+    "remote_file",
+    "checksum",
+    "version",
+    "depends",
+    "describe",
+    "context",
+    "expect",
+    "it",
+    "be_installed",
+    "be_enabled",
+    "chef_run",
+    "converge",
+)
+
+
+def text_lines(rng: random.Random, size: int, shape: Callable[[random.Random], str]) -> str:
+    lines: list[str] = []
+    total = 0
+    while total < size:
+        line = shape(rng)
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines) + "\n"
+
+
+def ruby_line(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(2, 9))
+    return (
+        f"{'  ' * rng.randint(0, 3)}{words[0]} '{'/'.join(words[1:3])}' do # {' '.join(words[3:])}"
+    )
+
+
+def erb_line(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(2, 8))
+    return f"{words[0]} = <%= node['{words[1]}']['{words[-1]}'] %> # {' '.join(words[2:])}"
+
+
+def json_line(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=4)
+    return f'  "{words[0]}_{words[1]}": "{words[2]} {words[3]} {rng.randint(0, 10**6)}",'
+
+
+class Material:
+    """Keys and look-alikes, generated once per run."""
+
+    def __init__(self) -> None:
+        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        self.ed25519 = ed25519.Ed25519PrivateKey.generate()
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chef.example.com")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.rsa.public_key())
+            .serial_number(1)
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(self.rsa, hashes.SHA256())
+        )
+
+    def pem(self, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, fmt: Fmt) -> str:
+        return key.private_bytes(Enc.PEM, fmt, serialization.NoEncryption()).decode()
+
+    def openssh(self) -> str:
+        private = self.ed25519.private_bytes(Enc.PEM, Fmt.OpenSSH, serialization.NoEncryption())
+        return private.decode()
+
+    def putty(self) -> str | None:
+        if shutil.which("puttygen") is None:
+            return None
+        with tempfile.TemporaryDirectory() as directory:
+            (Path(directory) / "empty").write_text("")
+            subprocess.run(
+                ["puttygen", "-q", "-t", "ed25519", "--new-passphrase", "empty", "-o", "k.ppk"],
+                cwd=directory,
+                check=True,
+            )
+            return (Path(directory) / "k.ppk").read_text()
+
+    def pkcs12(self) -> bytes:
+        return pkcs12.serialize_key_and_certificates(
+            b"chef", self.rsa, self.certificate, None, serialization.BestAvailableEncryption(b"pw")
+        )
+
+
+def plant_keys(material: Material, rng: random.Random) -> dict[str, bytes]:
+    """The files that hold a key, each key deep inside ordinary content."""
+    recipe = text_lines(rng, 40_000, ruby_line)
+    data_bag = {f"setting_{i}": rng.choice(WORDS) for i in range(400)}
+    data_bag["ssh_private_key"] = material.pem(material.rsa, Fmt.TraditionalOpenSSL)
+    yaml_key = "\n".join(
+        "      " + line for line in material.pem(material.ec, Fmt.PKCS8).splitlines()
+    )
+    secret = base64.b64encode(material.pem(material.rsa, Fmt.PKCS8).encode()).decode()
+    planted = {
+        "data_bags/users/deploy.json": json.dumps({"id": "deploy", **data_bag}, indent=2).encode(),
+        "roles/bastion.yml": (
+            text_lines(rng, 30_000, json_line) + f"ssh:\n  key: |\n{yaml_key}\n"
+        ).encode(),
+        "cookbooks/app_00/recipes/keys.rb": (
+            recipe + f"file '/home/deploy/.ssh/id_rsa' do\n  content <<~KEY\n"
+            f"{material.pem(material.rsa, Fmt.TraditionalOpenSSL)}  KEY\nend\n" + recipe
+        ).encode(),
+        "cookbooks/app_01/files/default/app.dat": material.rsa.private_bytes(
+            Enc.DER, Fmt.PKCS8, serialization.NoEncryption()
+        ),
+        "cookbooks/app_02/templates/default/id_ed25519.erb": (
+            text_lines(rng, 20_000, erb_line) + material.openssh()
+        ).encode(),
+        "cookbooks/app_03/files/default/client.p12": material.pkcs12(),
+        "cookbooks/app_04/files/default/k8s-secret.yaml": (
+            text_lines(rng, 20_000, json_line) + f"data:\n  tls.key: {secret}\n"
+        ).encode(),
+        "cookbooks/app_05/files/default/backup.pem.gz": gzip.compress(
+            material.pem(material.ec, Fmt.TraditionalOpenSSL).encode()
+        ),
+    }
+    putty = material.putty()
+    if putty is not None:
+        planted["cookbooks/app_06/files/default/deploy.ppk"] = putty.encode()
+    return planted
+
+
+def look_alikes(material: Material, rng: random.Random) -> list[tuple[str, bytes]]:
+    """Clean content that only looks like a key (these must not be reported)."""
+    certificate = material.certificate.public_bytes(Enc.PEM)
+    public = material.rsa.public_key().public_bytes(
+        Enc.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    ssh_public = material.ed25519.public_key().public_bytes(
+        Enc.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    prose = (
+        b"Never commit a file that starts with -----BEGIN RSA PRIVATE KEY----- or\n"
+        b"-----BEGIN OPENSSH PRIVATE KEY-----: the client key lives in S3.\n"
+    )
+    aws_docs = (
+        b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    )
+    encrypted_item = json.dumps(
+        {
+            "id": "db",
+            "password": {
+                "encrypted_data": base64.b64encode(rng.randbytes(96)).decode(),
+                "iv": base64.b64encode(rng.randbytes(12)).decode(),
+                "auth_tag": base64.b64encode(rng.randbytes(16)).decode(),
+                "version": 3,
+                "cipher": "aes-256-gcm",
+            },
+        },
+        indent=2,
+    ).encode()
+    return [
+        ("files/default/ca.pem", certificate),
+        ("files/default/server.pub.pem", public),
+        ("files/default/authorized_keys", ssh_public),
+        ("README.md", prose),
+        ("files/default/credentials.example", aws_docs),
+        ("data_bags/secrets/db.json", encrypted_item),
+        ("files/default/blob.b64", base64.encodebytes(rng.randbytes(30_000))),
+        ("files/default/logo.png", b"\x89PNG\r\n\x1a\n" + rng.randbytes(50_000)),
+    ]
+
+
+def build_corpus(root: Path, files: int, megabytes: int, seed: int) -> tuple[list[str], set[str]]:
+    """Write the corpus under ``root``; return (every file, the planted ones), paths relative."""
+    rng = random.Random(seed)  # noqa: S311 (a reproducible corpus, not a secret)
+    material = Material()
+    contents: dict[str, bytes] = plant_keys(material, rng)
+    planted = set(contents)
+    alikes = look_alikes(material, rng)
+    shapes = (
+        ("recipes", ".rb", ruby_line),
+        ("attributes", ".rb", ruby_line),
+        ("spec/unit/recipes", "_spec.rb", ruby_line),
+        ("templates/default", ".conf.erb", erb_line),
+        ("files/default", ".json", json_line),
+    )
+    mean = megabytes * 1024 * 1024 // files
+    index = 0
+    while len(contents) < files:
+        cookbook = f"cookbooks/cb_{index // 25:03d}"
+        if index % 7 == 0:
+            name, content = alikes[(index // 7) % len(alikes)]
+            contents[f"{cookbook}/{name}"] = content
+        else:
+            folder, suffix, shape = shapes[index % len(shapes)]
+            size = int(rng.lognormvariate(0, 0.8) * mean * 0.75)
+            contents[f"{cookbook}/{folder}/f{index:05d}{suffix}"] = text_lines(
+                rng, size, shape
+            ).encode()
+        index += 1
+    for name, content in contents.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    return sorted(contents), planted
+
+
+# --- running the tools -------------------------------------------------------------------------
+
+
+def venv_tool(venvs: Path, package: str, script: str) -> list[str]:
+    """The console script of ``package``, installed in a virtualenv of its own on first use."""
+    venv = venvs / package
+    executable = venv / "bin" / script
+    if not executable.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
+    return [str(executable)]
+
+
+def our_hook(venvs: Path) -> list[str]:
+    """Our hook as pre-commit starts it, from a virtualenv's interpreter (a bare one: the hook
+    needs only the standard library), running this checkout's module."""
+    venv = venvs / "forbid-chef-secrets"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return [str(venv / "bin" / "python"), "-m", "pre_commit_hooks.forbid_chef_secrets"]
+
+
+def batches(command: list[str], files: list[str]) -> list[list[str]]:
+    """The command lines xargs would run: as many files each as fit in ``ARG_MAX``."""
+    result: list[list[str]] = []
+    current: list[str] = []
+    length = sum(len(part) + 1 for part in command)
+    for name in files:
+        if current and length + len(name) + 1 > ARG_MAX:
+            result.append([*command, *current])
+            current, length = [], sum(len(part) + 1 for part in command)
+        current.append(name)
+        length += len(name) + 1
+    return [*result, [*command, *current]] if current else result
+
+
+def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, set[str]]:
+    env = {**os.environ, "PYTHONPATH": tool.pythonpath}
+    started = time.perf_counter()
+    outputs = [
+        subprocess.run(line, cwd=cwd, env=env, capture_output=True, text=True, check=False).stdout
+        for line in batches(tool.command, files)
+    ]
+    elapsed = time.perf_counter() - started
+    return elapsed, set().union(*(tool.flagged(out) for out in outputs))
+
+
+@dataclass(frozen=True)
+class Result:
+    tool: str
+    files: int
+    runs: int
+    median: float
+    found: int  # planted keys reported
+    planted: int
+    false_positives: int  # clean files reported
+
+    def row(self, ours: float) -> str:
+        recall = f"{self.found}/{self.planted} {100 * self.found / self.planted:.0f}%"
+        false = f"{self.false_positives}/{self.files - self.planted}"
+        return (
+            f"{self.tool:<20} {self.files:>5} {self.runs:>4} {self.median:>9.2f} "
+            f"{self.median / ours:>6.2f} {recall:>10} {false:>16}"
+        )
+
+
+def measure(tool: Tool, files: list[str], planted: set[str], cwd: Path, runs: int) -> Result:
+    times, flagged = [], set()
+    for _ in range(runs):
+        elapsed, flagged = timed_run(tool, files, cwd)
+        times.append(elapsed)
+    planted_here = planted & set(files)
+    found = len(flagged & planted_here)
+    median = statistics.median(times)
+    return Result(
+        tool.name, len(files), runs, median, found, len(planted_here), len(flagged - planted)
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--megabytes", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--detect-secrets-files", type=int, default=500)
+    parser.add_argument("--detect-secrets-runs", type=int, default=1)
+    parser.add_argument("--venvs", type=Path, default=DEFAULT_VENVS)
+    parser.add_argument("--seed", type=int, default=20260)
+    args = parser.parse_args()
+
+    ours = Tool("forbid-chef-secrets", our_hook(args.venvs), our_findings, str(REPO))
+    private_key = venv_tool(args.venvs, "pre-commit-hooks", "detect-private-key")
+    detect_secrets = venv_tool(args.venvs, "detect-secrets", "detect-secrets-hook")
+    others = (
+        (Tool("detect-private-key", private_key, detect_private_key_findings), args.runs, False),
+        (
+            Tool("detect-secrets-hook", detect_secrets, detect_secrets_findings),
+            args.detect_secrets_runs,
+            True,
+        ),
+    )
+    with tempfile.TemporaryDirectory(prefix="chef-corpus-") as directory:
+        root = Path(directory)
+        started = time.perf_counter()
+        files, planted = build_corpus(root, args.files, args.megabytes, args.seed)
+        size = sum((root / name).stat().st_size for name in files) / 2**20
+        print(
+            f"corpus: {len(files)} files, {size:.1f} MB, "
+            f"built in {time.perf_counter() - started:.1f} s"
+        )
+        print(f"planted keys ({len(planted)}): {', '.join(sorted(planted))}")
+        rng = random.Random(args.seed)  # noqa: S311 (a reproducible subset, not a secret)
+        clean = [name for name in files if name not in planted]
+        subset = sorted(planted | set(rng.sample(clean, args.detect_secrets_files - len(planted))))
+        # Each row pair runs our hook and the other tool on the same file list.
+        results = [
+            (
+                measure(ours, names, planted, root, args.runs),
+                measure(tool, names, planted, root, runs),
+            )
+            for tool, runs, on_subset in others
+            for names in [subset if on_subset else files]
+        ]
+    header = f"{'tool':<20} {'files':>5} {'runs':>4} {'median s':>9} {'ratio':>6} {'recall':>10} "
+    print(header + f"{'false positives':>16}")
+    print("-" * (len(header) + 16))
+    for ours_result, other in results:
+        print(ours_result.row(ours_result.median))
+        print(other.row(ours_result.median))
+    print(
+        f"detect-secrets-hook (no baseline, all plugins on) ran {args.detect_secrets_runs} times "
+        f"on a {len(subset)}-file subset\nholding every planted key, as it is slow on large "
+        "corpora; its ratio is to forbid-chef-secrets on the same subset."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

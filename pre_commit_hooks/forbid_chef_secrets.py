@@ -1,0 +1,140 @@
+"""Refuse private keys and credentials in the files being committed.
+
+A Chef client key (``.chef/<server>/private.pem``) lives in S3, never in the repository; nor do data
+bag secrets, PKCS#12 or Java key stores, PuTTY, OpenSSH or PGP keys, or AWS secret access keys.
+What counts as a key, and how keys are found however they are wrapped, is
+``pre_commit_hooks.secret_patterns``; this module reads the files, adds the rules that go by file
+name, applies the allowlist marker and reports.
+
+Decisions:
+- Files are read in ``CHUNK`` pieces overlapping by ``OVERLAP``, so a file of any size is scanned to
+  its end in linear time with bounded memory; a key near the end of a 100 MB file is found. Archives
+  and compressed files are opened when they fit in the first chunk (larger ones get the plain-byte
+  scan only) and a file unpacks or decodes at most ``secret_patterns.UNPACKED`` bytes in all.
+- A symlink is skipped: git commits the link text, never the content of its target, so a link to a
+  key outside the repository (or to nowhere, or to a directory) commits no secret.
+- A file that cannot be read fails the hook (exit 1) with the reason: a secret scan fails closed.
+- ``pragma: allowlist secret`` on the reported line allows a suspicion (a private-key header over a
+  body that does not parse, an AWS key pair, an unexplained ``.pem`` under ``.chef/``). It never
+  allows a proven key: a body that parses as a private key, a key store, a data bag secret file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import stat
+import sys
+from collections.abc import Sequence
+from pathlib import PurePath
+
+from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
+from pre_commit_hooks.servers import CA_CERTS_DIR, CHEF_DIR
+
+CHUNK = 32 * 1024 * 1024
+OVERLAP = 1024 * 1024  # longer than any key window, so a key starting in a chunk ends inside it
+PRAGMA = ALLOWLIST_MARKER.encode()
+
+
+def file_findings(path: str) -> list[tuple[int, Finding]]:
+    """(line, finding) for each key or credential in the file at ``path``, allowed ones left out."""
+    found: list[tuple[int, Finding]] = []
+    budget = Budget()
+    with open(path, "rb") as file:  # noqa: PTH123 (a Path per file costs more than a small scan)
+        # read(n) allocates n bytes first: ask for no more than the file holds
+        size = os.fstat(file.fileno()).st_size
+        chunk, base, lines_before, covered = file.read(min(size + 1, CHUNK + OVERLAP)), 0, 0, 0
+        first_chunk = chunk
+        while chunk:
+            stop = min(len(chunk), CHUNK)  # keys starting later belong to the next chunk
+            findings, reach = scan(
+                chunk, 0, budget, start=max(0, covered - base), stop=stop, whole=base == 0
+            )
+            found += _numbered(chunk, findings, lines_before)
+            if len(chunk) <= CHUNK:
+                break
+            covered = base + reach  # the next chunk does not find that key again
+            lines_before += chunk.count(b"\n", 0, CHUNK)
+            base += CHUNK
+            chunk = chunk[CHUNK:] + file.read(CHUNK)
+    named = _named_secret(path, first_chunk, found)
+    if named is not None and (named.proven or PRAGMA not in _line_at(first_chunk, 0)):
+        found.insert(0, (1, named))
+    return found
+
+
+def _numbered(
+    chunk: bytes, findings: list[Finding], lines_before: int
+) -> list[tuple[int, Finding]]:
+    """(line, finding) for each finding in ``chunk`` no marker allows; newlines counted once."""
+    numbered = []
+    line, counted = lines_before + 1, 0
+    for finding in sorted(findings, key=lambda finding: finding.offset):
+        line += chunk.count(b"\n", counted, finding.offset)
+        counted = finding.offset
+        if finding.proven or PRAGMA not in _line_at(chunk, finding.offset):
+            numbered.append((line, finding))
+    return numbered
+
+
+def _line_at(data: bytes, offset: int) -> bytes:
+    end = data.find(b"\n", offset)
+    return data[data.rfind(b"\n", 0, offset) + 1 : end if end >= 0 else len(data)]
+
+
+def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -> Finding | None:
+    """What the file's name says it is, when its content did not already say so."""
+    if found or not ("data_bag_secret" in path or path.endswith(".pem")) or not content.strip():
+        return None
+    parts = PurePath(path).parts
+    if "data_bag_secret" in parts[-1]:
+        return Finding(0, "Chef encrypted data bag secret (by its file name)", True)
+    if CHEF_DIR in parts and parts[-1].endswith(".pem") and not PEM_HEADER.search(content):
+        return Finding(
+            0,
+            f"a .pem under {CHEF_DIR}/ that is no certificate "
+            f"(certificates belong in {CHEF_DIR}/{CA_CERTS_DIR}/)",
+            False,
+        )
+    return None
+
+
+def _remedy(path: str, finding: Finding) -> str:
+    quoted = shlex.quote(path)
+    allow = "" if finding.proven else f"; if it is no secret, end the line with '{PRAGMA.decode()}'"
+    return (
+        f"  take it out: git rm --cached -- {quoted} and list it in .gitignore"
+        " (or delete the secret from the file);"
+        f" a key that reached any remote must be rotated{allow}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("filenames", nargs="*", help="Files to check")
+    args = parser.parse_args(argv)
+
+    retval = 0
+    for path in args.filenames:
+        try:
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
+                continue  # git commits a symlink's text, not its target; a directory is no content
+            found = file_findings(path)
+        except OSError as error:
+            print(
+                f"{path}: cannot be read, so cannot be checked: {error.strerror or error}",
+                file=sys.stderr,
+            )
+            retval = 1
+            continue
+        for line, finding in sorted(found, key=lambda item: item[0]):
+            print(f"{path}:{line}: {finding.kind}")
+            print(_remedy(path, finding))
+            retval = 1
+    return retval
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,626 @@
+"""What a private key looks like in the bytes of a file, however it got there.
+
+``DETECTORS`` is the one table of ways to find a key: each row has a cheap test (one search at
+memory speed that most files fail), a regular expression that finds where a key may start, and a
+handler that decides. Handlers judge structure, not looks: a PEM body is base64-decoded and must
+parse as a private key (DER/ASN.1, OpenSSH, OpenPGP, PuTTY) to be *proven*; a proven key is reported
+whatever marker a line carries. A private-key header with a long base64 body that does not parse is
+reported too, but as a suspicion that a reviewer may allow.
+
+Encodings are undone where a key is found, not over the whole file: JSON/Ruby/C escapes, URL and
+HTML escapes, quoted-printable, indentation and string concatenation inside a PEM block; base64 of
+a PEM (at any alignment), of DER or PKCS#12, of a JKS or of gzip data (Kubernetes secrets and
+ConfigMaps); UTF-16 text; gzip, bzip2, xz, zip/jar and tar files; DER, PKCS#12 and Java key stores
+as whole files, DER keys also inside other binary files. Nesting is limited to ``MAX_DEPTH``
+levels and all a file unpacks or decodes shares one ``Budget``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import bz2
+import heapq
+import io
+import lzma
+import re
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+# how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
+PEM_WINDOW = 256 * 1024
+BASE64_RUN = 4 * 1024 * 1024  # the longest base64 text decoded in one piece
+UNPACKED = 64 * 1024 * 1024  # the most bytes one file may unpack or decode, at all levels together
+ARCHIVE_MEMBERS = 10_000
+MAX_DEPTH = 4  # e.g. a key in a tar in a gzip, base64-encoded in a YAML file
+# Candidates one detector checks per chunk: random base64 has a possible DER start every ~340
+# bytes (about 100,000 in a chunk); only a crafted file has more, and its checks stop here.
+CANDIDATES = 200_000
+
+
+@dataclass(frozen=True)
+class Finding:
+    # where the key starts in the scanned bytes (a nested key: where its wrapper starts)
+    offset: int
+    kind: str
+    proven: bool  # it parses as a key: no allowlist marker can silence it
+
+
+@dataclass
+class Budget:
+    """How many more bytes one file may unpack or decode (a zip bomb stops here, not in memory)."""
+
+    remaining: int = UNPACKED
+
+    def take(self, wanted: int) -> int:
+        granted = max(0, min(wanted, self.remaining))
+        self.remaining -= granted
+        return granted
+
+
+Handler = Callable[[bytes, "re.Match[bytes]", int, Budget], "tuple[list[Finding], int]"]
+
+
+@dataclass(frozen=True)
+class Detector:
+    present: Callable[[bytes], object]  # a cheap test most files fail (truthy: run the pattern)
+    pattern: re.Pattern[bytes]  # opens with a literal where it can: sre then searches fast
+    handle: Handler  # -> (findings, offset up to which the bytes are accounted for)
+
+
+def scan(
+    data: bytes,
+    depth: int = 0,
+    budget: Budget | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    whole: bool = True,
+) -> tuple[list[Finding], int]:
+    """The keys starting in ``data[start:stop]`` and the offset the last one reaches to.
+
+    ``whole``: ``data`` begins a file or blob, so it may be a DER key, a keystore or an archive."""
+    budget = Budget() if budget is None else budget
+    stop = len(data) if stop is None else stop
+    findings, covered = _whole_blob(data, depth, budget) if whole else ([], 0)
+    covered = max(covered, start)
+    hits = heapq.merge(  # in file order, without holding every candidate at once
+        *(
+            _hits(row, detector.pattern, data, start, stop)
+            for row, detector in enumerate(DETECTORS)
+            if detector.present(data)
+        )
+    )
+    for position, row, match in hits:
+        # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
+        # would only find the same thing twice.
+        if position >= covered:
+            found, end = DETECTORS[row].handle(data, match, depth, budget)
+            findings += found
+            covered = max(covered, end)
+    return findings, covered
+
+
+def _hits(
+    row: int, pattern: re.Pattern[bytes], data: bytes, start: int, stop: int
+) -> Iterator[tuple[int, int, re.Match[bytes]]]:
+    """(position, row, match) for the pattern's first ``CANDIDATES`` matches starting before
+    ``stop``."""
+    for _, match in zip(range(CANDIDATES), pattern.finditer(data, start), strict=False):
+        if match.start() >= stop:
+            return
+        yield match.start(), row, match
+
+
+def _nested(data: bytes, depth: int, budget: Budget, offset: int, how: str) -> list[Finding]:
+    """The keys inside bytes unwrapped from the file, reported where their wrapper starts."""
+    if depth >= MAX_DEPTH:
+        return []
+    found, _ = scan(data, depth + 1, budget)
+    return [Finding(offset, f"{finding.kind}, {how}", finding.proven) for finding in found]
+
+
+# --- DER (ASN.1) ---------------------------------------------------------------------------------
+
+_INTEGER, _OCTETS, _OID, _SEQUENCE = 0x02, 0x04, 0x06, 0x30
+_PKCS = b"\x2a\x86\x48\x86\xf7\x0d\x01"  # OID arc 1.2.840.113549.1
+
+
+@dataclass(frozen=True)
+class _DerShape:
+    kind: str
+    tags: tuple[int, ...]  # the tags the outer SEQUENCE's first elements must have
+    count: range  # how many elements it may have
+    # values its leading INTEGER may take (empty: no leading INTEGER)
+    versions: tuple[int, ...] = ()
+    algorithms: tuple[bytes, ...] = ()  # prefixes for the OID opening its first inner SEQUENCE
+
+
+# Certificates, public keys and CSRs open with a SEQUENCE or two and a BIT STRING: none of these.
+_DER_KEYS = (
+    _DerShape("RSA private key (PKCS#1)", (_INTEGER,) * 9, range(9, 11), (0, 1)),
+    _DerShape("DSA private key", (_INTEGER,) * 6, range(6, 7), (0,)),
+    _DerShape("EC private key (SEC 1)", (_INTEGER, _OCTETS), range(2, 5), (1,)),
+    _DerShape("private key (PKCS#8)", (_INTEGER, _SEQUENCE, _OCTETS), range(3, 6), (0, 1), (b"",)),
+    _DerShape(
+        "encrypted private key (PKCS#8)",
+        (_SEQUENCE, _OCTETS),
+        range(2, 3),
+        algorithms=(_PKCS + b"\x05", _PKCS + b"\x0c\x01"),  # PKCS#5 PBES1/PBES2, PKCS#12 PBE
+    ),
+    _DerShape("PKCS#12 key store", (_INTEGER, _SEQUENCE), range(2, 4), (3,), (_PKCS + b"\x07",)),
+)
+
+
+def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int] | None:
+    """(tag, content start, content end) of the DER element at ``position``, ending by ``end``."""
+    if position + 2 > end:
+        return None
+    first = data[position + 1]
+    start, length = position + 2, first
+    if first & 0x80:
+        size = first & 0x7F
+        if not 1 <= size <= 4 or start + size > end:
+            return None
+        start, length = start + size, int.from_bytes(data[start : start + size], "big")
+    return (data[position], start, start + length) if start + length <= end else None
+
+
+def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] | None:
+    """The elements filling ``data[start:end]`` exactly (at most 12 are read), or None."""
+    elements: list[tuple[int, int, int]] = []
+    while start < end and len(elements) < 12:
+        element = _tlv(data, start, end)
+        if element is None:
+            return None
+        elements.append(element)
+        start = element[2]
+    return elements
+
+
+def der_key(data: bytes, position: int = 0) -> tuple[str, int] | None:
+    """(kind, end) of the DER private key or key store at ``position``, or None."""
+    outer = _tlv(data, position, len(data))
+    elements = (
+        None if outer is None or outer[0] != _SEQUENCE else _elements(data, outer[1], outer[2])
+    )
+    if outer is None or not elements:
+        return None
+    tags = tuple(tag for tag, _, _ in elements)
+    for shape in _DER_KEYS:
+        if len(elements) in shape.count and tags[: len(shape.tags)] == shape.tags:
+            if (
+                shape.versions
+                and int.from_bytes(data[elements[0][1] : elements[0][2]], "big")
+                not in shape.versions
+            ):
+                continue
+            if shape.algorithms and not _algorithm_in(
+                data, elements[tags.index(_SEQUENCE)], shape.algorithms
+            ):
+                continue
+            return shape.kind, outer[2]
+    return None
+
+
+def _algorithm_in(data: bytes, sequence: tuple[int, int, int], prefixes: tuple[bytes, ...]) -> bool:
+    oid = _tlv(data, sequence[1], sequence[2])
+    return oid is not None and oid[0] == _OID and data[oid[1] : oid[2]].startswith(prefixes)
+
+
+def _java_keystore(data: bytes) -> str | None:
+    """Which secret a JKS or JCEKS key store holds, walking its entries; None for a trust store."""
+    if not data.startswith((b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")) or len(data) < 12:
+        return None
+    version, count = int.from_bytes(data[4:8], "big"), int.from_bytes(data[8:12], "big")
+    position = 12
+    for _ in range(min(count, ARCHIVE_MEMBERS)):
+        tag = int.from_bytes(data[position : position + 4], "big")
+        if tag in (1, 3):  # 1: private key entry; 3: JCEKS secret key entry
+            return "Java key store with a private or secret key"
+        alias_length = int.from_bytes(data[position + 4 : position + 6], "big")
+        position += 6 + alias_length + 8  # tag, alias, timestamp
+        if version == 2:  # a trusted certificate entry names its certificate type first
+            position += 2 + int.from_bytes(data[position : position + 2], "big")
+        position += 4 + int.from_bytes(data[position : position + 4], "big")
+        if tag != 2 or position > len(data):
+            return None
+    return None
+
+
+# --- whole blobs: DER, key stores, compressed files and archives ---------------------------------
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+
+
+_COMPRESSIONS: tuple[tuple[bytes, str, Callable[[], _Decompressor]], ...] = (
+    (b"\x1f\x8b", "gzip", partial(zlib.decompressobj, wbits=31)),
+    (b"BZh", "bzip2", bz2.BZ2Decompressor),
+    (b"\xfd7zXZ\x00", "xz", lzma.LZMADecompressor),
+)
+_BROKEN_ARCHIVE = (
+    OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+    zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+)  # fmt: skip
+
+
+def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], int]:
+    der = der_key(data)
+    if der is not None:
+        return [Finding(0, der[0], True)], der[1]
+    keystore = _java_keystore(data)
+    if keystore is not None:
+        return [Finding(0, keystore, True)], len(data)
+    encoding = _utf16(data)
+    if encoding is not None:
+        return _utf16_findings(
+            data.decode(encoding, "replace").encode("utf-8"), depth, budget
+        ), len(data)
+    findings: list[Finding] = []
+    try:
+        for how, content in _unpacked(data, budget):
+            findings += _nested(content, depth, budget, 0, how)
+    except _BROKEN_ARCHIVE:
+        pass  # a damaged archive still gets the plain-byte scan; its readable members were scanned
+    return findings, 0
+
+
+def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
+    """(how it was wrapped, content) for each member of an archive or a compressed stream."""
+    for magic, name, decompressor in _COMPRESSIONS:
+        if data.startswith(magic):
+            # a max_length of 0 would mean "no limit" to zlib
+            unpacked = decompressor().decompress(data, max(budget.remaining, 1))
+            budget.take(len(unpacked))
+            yield f"{name}-compressed", unpacked
+            return
+    if data[257:262] == b"ustar":
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for _, member in zip(range(ARCHIVE_MEMBERS), tar, strict=False):
+                content = tar.extractfile(member) if member.isfile() else None
+                if content is not None:
+                    yield f"in tar member {member.name}", content.read(budget.take(member.size))
+    elif data.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist()[:ARCHIVE_MEMBERS]:
+                if not info.is_dir():
+                    with archive.open(info) as content:
+                        yield (
+                            f"in zip member {info.filename}",
+                            content.read(budget.take(info.file_size)),
+                        )
+
+
+# --- text: PEM blocks, PuTTY keys, base64, escapes ------------------------------------------------
+
+_SPACE = rb"(?: |%20|\+)"  # a space, also URL-encoded
+PEM_HEADER = re.compile(
+    rb"----(?:- ?| )BEGIN" + _SPACE + rb"([A-Z0-9]+(?:" + _SPACE + rb"[A-Z0-9]+){0,5}) ?-{4,5}"
+)
+_PEM_END = re.compile(rb"----(?:- ?| )END" + _SPACE)
+ALLOWLIST_MARKER = "pragma: allowlist secret"
+# Not part of a key body: PEM encryption headers (also in a PEM squeezed into one line), armor
+# headers such as Version: or Comment: opening a line, and allowlist markers, which hide no key.
+_NOT_BODY = re.compile(
+    r"(?:Proc-Type|DEK-Info): *\S+|^[\s\"'#]*(?!Proc-Type|DEK-Info)[A-Za-z][A-Za-z0-9-]*: .*"
+    r"|pragma: allowlist (?:nextline )?secret"
+)
+_PGP_CHECKSUM = re.compile(r"(?<![A-Za-z0-9+/=])=[A-Za-z0-9+/]{4}(?![A-Za-z0-9+/])")
+_LEGACY_ENCRYPTED = re.compile(
+    r"Proc-Type: *4,ENCRYPTED.*DEK-Info: *[A-Z0-9-]+,[0-9A-Fa-f]{16,}", re.DOTALL
+)
+_BASE64_IN_LINE = re.compile(r"[A-Za-z0-9+/]+=*")
+_ESCAPE = re.compile(
+    r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\([^ux])|%([0-9a-fA-F]{2})"
+    r"|&#[xX]([0-9a-fA-F]{1,6});|&#([0-9]{1,6});|=([0-9A-F]{2})"
+)
+_CONTROL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+LONG_RUN = 16  # base64 pieces shorter than this are words, not key material
+MIN_BODY = 64  # base64 characters a body needs before an unreadable one is worth a suspicion
+
+
+def _unescaped(text: str) -> str:
+    """``text`` with string-literal, URL, HTML and quoted-printable escapes undone (twice-escaped
+    JSON, a JSON string inside a JSON string, needs a second round)."""
+    for _ in range(3):
+        decoded = _ESCAPE.sub(_unescape_one, text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    if match[3] is not None:
+        return _CONTROL_ESCAPES.get(match[3], match[3])
+    number = match[6]
+    code = int(number) if number else int(next(group for group in match.groups() if group), 16)
+    return chr(code) if code <= 0x10FFFF else "\ufffd"
+
+
+def _base64_body(text: str, minimum: int = MIN_BODY) -> str | None:
+    """The base64 characters of a key body in ``text`` (lines after a header, escapes undone), or
+    None when what follows the header is prose rather than ``minimum`` characters of base64 lines.
+
+    Each line gives its base64 pieces, so quotes, indentation, ``+`` and ``\\`` of string
+    concatenation fall away; the body ends at the first line without a long piece."""
+    pieces: list[str] = []
+    long_chars = 0
+    for line in text.splitlines():
+        line = _PGP_CHECKSUM.sub("", _NOT_BODY.sub("", line))
+        found = [piece for piece in _BASE64_IN_LINE.findall(line) if piece.strip("+")]
+        if not found:  # a blank line, or one holding only a concatenation's quotes and `+`
+            continue
+        pieces += found
+        long_chars += sum(len(piece) for piece in found if len(piece) >= LONG_RUN)
+        if max(map(len, found)) < LONG_RUN:
+            break
+    return "".join(pieces).replace("=", "") if long_chars >= minimum else None
+
+
+def _decoded(characters: str) -> bytes:
+    """The bytes of base64 ``characters`` whatever their padding (lost to a join or an escape)."""
+    usable = len(characters) - (1 if len(characters) % 4 == 1 else 0)
+    try:
+        return base64.b64decode(characters[:usable] + "=" * (-usable % 4))
+    except binascii.Error:
+        return b""
+
+
+# --- what a decoded body must be to be a key -----------------------------------------------------
+
+_KEY_MAGIC = (
+    (b"openssh-key-v1\x00", "OpenSSH private key"),
+    (b"\x3f\x6f\xf9\xeb", "SSH2 private key (ssh.com format)"),
+)
+
+
+def _key_in_body(body: bytes) -> str | None:
+    """The kind of key a decoded PEM or armored body holds, judged by its structure alone."""
+    for magic, kind in _KEY_MAGIC:
+        if body.startswith(magic):
+            return kind
+    if _pgp_secret_key(body):
+        return "PGP private key block"
+    der = der_key(body)
+    return None if der is None else der[0]
+
+
+def _pgp_secret_key(body: bytes) -> bool:
+    """An OpenPGP secret-key packet (tag 5) of key version 3 to 6 opens the block."""
+    if len(body) < 3:
+        return False
+    first, octet = body[0], body[1]
+    if first == 0xC5:  # new packet format
+        length_size = 2 if 192 <= octet < 224 else 5 if octet == 255 else 1
+    elif first & 0xC0 == 0x80 and (first >> 2) & 0x0F == 5:  # old packet format
+        length_size = (1, 2, 4, 0)[first & 3]
+    else:
+        return False
+    return len(body) > 1 + length_size and body[1 + length_size] in (3, 4, 5, 6)
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+def _pem_block(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    label = re.sub(rb"%20|\+", b" ", match[1]).decode("ascii")
+    body_start = match.end()
+    limit = min(len(data), body_start + PEM_WINDOW)
+    following = PEM_HEADER.search(data, body_start, limit)
+    limit = following.start() if following else limit
+    end = _PEM_END.search(data, body_start, limit)
+    window = _unescaped(data[body_start : end.start() if end else limit].decode("latin-1"))
+    body = _base64_body(window)
+    if body is None:
+        return [], body_start  # a header in prose: the text after it is scanned on its own
+    content = _decoded(body)
+    kind = _key_in_body(content)
+    if kind is None and _LEGACY_ENCRYPTED.search(window) and content and len(content) % 8 == 0:
+        kind = "encrypted private key (legacy PEM, Proc-Type: 4,ENCRYPTED)"
+    reach = end.end() if end else limit
+    if kind is not None:
+        return [Finding(match.start(), kind, True)], reach
+    if "PRIVATE KEY" in label:
+        return [
+            Finding(match.start(), f"{label} block whose body is not a readable key", False)
+        ], reach
+    return [], reach
+
+
+_PUTTY = re.compile(rb"PuTTY-User-Key-File-(\d+): *[\w@.-]+")
+_PUTTY_PRIVATE = re.compile(r"Private-Lines: *\d+")
+_PUTTY_MAC = re.compile(r"Private-MAC: *[0-9a-fA-F]{40,}")
+
+
+def _putty_key(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    limit = min(len(data), match.end() + PEM_WINDOW)
+    following = _PUTTY.search(data, match.end(), limit)
+    limit = following.start() if following else limit
+    window = _unescaped(data[match.end() : limit].decode("latin-1"))
+    private = _PUTTY_PRIVATE.search(window)
+    mac = _PUTTY_MAC.search(window, private.end()) if private else None
+    body = (
+        _base64_body(window[private.end() : mac.start() if mac else None], LONG_RUN)
+        if private
+        else None
+    )
+    if body is None:
+        return [], match.end()  # the header named in prose
+    proven = mac is not None and len(_decoded(body)) >= LONG_RUN
+    mac_at = data.find(b"Private-MAC", match.end(), limit)
+    reach = match.end() if mac_at < 0 else mac_at + len(b"Private-MAC")
+    return [
+        Finding(match.start(), f"PuTTY private key (version {match[1].decode()})", proven)
+    ], reach
+
+
+_BASE64_STOP = re.compile(
+    rb"[^A-Za-z0-9+/\s\\]"
+)  # what ends a (wrapped, indented, escaped) base64 text
+_BASE64_NOISE = re.compile(rb"\\[rn]|[^A-Za-z0-9+/]")
+
+
+def _base64_blob(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget, *, leads: tuple[int, ...] = ()
+) -> tuple[list[Finding], int]:
+    """Decode the base64 text a marker sits in and scan what it encodes.
+
+    Without ``leads`` the marker must open the base64 text; with them, the pattern's group ``i``
+    matched a reading of the marker that ``leads[i]`` characters of its base64 group precede."""
+    start = match.start()
+    if not leads and start and data[start - 1] in _BASE64_ALPHABET:
+        return [], match.end()  # the middle of some other base64 text
+    lead = leads[match.lastindex - 1] if leads and match.lastindex else 0
+    stop = _BASE64_STOP.search(data, start, start + BASE64_RUN)
+    end = stop.start() if stop else min(len(data), start + BASE64_RUN)
+    before = _BASE64_NOISE.sub(b"", data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
+    characters = before + _BASE64_NOISE.sub(b"", data[start:end])
+    content = _decoded(characters[: budget.take(len(characters))].decode("ascii"))
+    return _nested(content, depth, budget, start, "base64-encoded"), end
+
+
+def _utf16(data: bytes) -> str | None:
+    """The codec of UTF-16 text: named by its byte order mark, else told by where the NULs of its
+    ASCII characters fall in its first kilobyte."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # kept as a character: offsets stay even
+        return "utf-16-le" if data[0] == 0xFF else "utf-16-be"
+    head = data[:1024]
+    if b"\x00" not in head:
+        return None
+    odd, even = head[1::2].count(0), head[::2].count(0)
+    if len(head) < 16 or (odd and even) or max(odd, even) < len(head) // 4:
+        return None
+    return "utf-16-le" if odd else "utf-16-be"
+
+
+def _utf16_findings(text: bytes, depth: int, budget: Budget) -> list[Finding]:
+    """The keys in UTF-16 text (transcoded to ``text``), at their offsets in the UTF-16 bytes."""
+    found, _ = scan(text, depth + 1, budget) if depth < MAX_DEPTH else ([], 0)
+    return [
+        Finding(
+            2 * len(text[: f.offset].decode("utf-8", "replace")), f"{f.kind}, UTF-16 text", f.proven
+        )
+        for f in found
+    ]
+
+
+_DER_KEY_START = re.compile(
+    # SEQUENCE (any length form), INTEGER version 0, 1 or 3, then INTEGER, OCTET STRING or SEQUENCE
+    rb"\x30(?:[\x02-\x7f]|\x81[\x80-\xff]|\x82[\x01-\xff].|\x83[\x01-\xff]..)"
+    rb"\x02\x01[\x00\x01\x03][\x02\x04\x30]",
+    re.DOTALL,
+)
+
+
+def _embedded_der(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    key = der_key(data, match.start())
+    return ([Finding(match.start(), key[0], True)], key[1]) if key else ([], match.start() + 1)
+
+
+_AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
+# bytes either side of a key id its secret may be (a credentials file puts them on adjacent lines)
+AWS_PAIR_DISTANCE = 1024
+# Key ids less than that apart are one cluster, looked at once: a file of a million ids costs a
+# pass over the file, not a million windows.
+_AWS_KEY_IDS = re.compile(
+    _AWS_KEY_ID + rb"(?:[\s\S]{0,%d}?" % AWS_PAIR_DISTANCE + _AWS_KEY_ID + rb")*"
+)
+_AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
+# A secret access key is 30 random bytes in base64: it mixes cases and digits (a SHA-1 does not).
+_MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
+
+
+def _aws_key_pairs(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """Each access key id with a secret access key near it (AWS's documented EXAMPLE pair is
+    none). The bytes between the ids stay open to the other detectors."""
+    start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
+    secrets = [
+        secret.start()
+        for secret in _AWS_SECRET_KEY.finditer(data, start, end)
+        if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in _MIXED)
+    ]
+    findings = []
+    for key_id in re.compile(_AWS_KEY_ID).finditer(data, match.start(), match.end()):
+        glued = key_id.start() > 0 and data[key_id.start() - 1] in _UPPER_OR_DIGIT  # a longer word
+        nearest = bisect.bisect_left(secrets, key_id.start() - AWS_PAIR_DISTANCE)
+        paired = nearest < len(secrets) and secrets[nearest] <= key_id.end() + AWS_PAIR_DISTANCE
+        if paired and not glued and b"EXAMPLE" not in key_id[0]:
+            findings.append(
+                Finding(key_id.start(), "AWS access key id with its secret access key", False)
+            )
+    return findings, match.start() + 1
+
+
+def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
+    """How ``plain`` reads inside base64 text at each of the three byte alignments, with how many
+    characters of the first base64 group come before that reading."""
+    forms = []
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + plain)
+        first = -(-8 * shift // 6)
+        forms.append((encoded[first : 8 * (shift + len(plain)) // 6], first))
+    return forms
+
+
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_UPPER_OR_DIGIT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# A PEM inside base64 text (a Kubernetes secret, base64 of a whole config file) at any alignment.
+_PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
+# The base64 of a key store or archive: JKS and gzip (helm and Kubernetes binaryData) open so.
+_BLOB_MAGIC = (b"\xfe\xed\xfe\xed", b"\x1f\x8b\x08")
+
+
+_BASE64_DER = re.compile(rb"M[A-L][A-Za-z0-9+/]{40}")
+
+
+def _binary(data: bytes) -> bool:
+    return b"\x00" in data[:8192]
+
+
+def _has(marker: bytes) -> Callable[[bytes], bool]:
+    return lambda data: marker in data
+
+
+def _found(pattern: bytes) -> Callable[[bytes], object]:
+    # sre finds a short literal faster than `in` does (memchr on its first byte)
+    return re.compile(pattern).search
+
+
+# Each row's test is one fast search over the file (for binaries, a look at its head for a NUL), so
+# a clean file costs seven searches; patterns and handlers run only where a test passed.
+DETECTORS: tuple[Detector, ...] = (
+    # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
+    # blocks, certificates too, whose bodies it consumes
+    Detector(_found(b"PRIVATE"), PEM_HEADER, _pem_block),
+    Detector(_has(b"PuTTY-User-Key-File-"), _PUTTY, _putty_key),
+    Detector(_found(b"AKIA|ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
+    Detector(_binary, _DER_KEY_START, _embedded_der),
+    Detector(
+        _found(b"LS0t"),  # base64 of "---", in every alignment of "-----"
+        re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
+        partial(_base64_blob, leads=tuple(lead for _, lead in _PEM_IN_BASE64)),
+    ),
+    # base64 DER: a SEQUENCE with a short, 1-byte or 2-byte length reads M[A-H], MI[E-H], MI[I-L]
+    Detector(_BASE64_DER.search, _BASE64_DER, _base64_blob),
+    *(
+        Detector(_found(re.escape(form)), re.compile(re.escape(form)), _base64_blob)
+        for form, _ in (_base64_forms(magic)[0] for magic in _BLOB_MAGIC)
+    ),
+)

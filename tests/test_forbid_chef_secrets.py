@@ -1,0 +1,525 @@
+"""forbid-chef-secrets: every way a key reaches a repository is refused, nothing public is.
+
+All key material is generated at test time (``keymaterial``); the hook runs in-process via ``main``.
+"""
+
+from __future__ import annotations
+
+import base64
+import bz2
+import gzip
+import io
+import json
+import lzma
+import os
+import quopri
+import secrets
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.parse
+import zipfile
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import keymaterial
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+
+from pre_commit_hooks import forbid_chef_secrets
+from pre_commit_hooks.forbid_chef_secrets import main
+
+Run = Callable[..., tuple[int, str]]
+RSA = "rsa-pkcs1"
+# pyproject's norecursedirs replaces pytest's defaults, so a .hypothesis directory left in the
+# checkout becomes a collection warning (an error under filterwarnings=error) on the next run.
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+KIT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    """``run({name: content, ...})`` writes the files under tmp_path and runs the hook over them
+    (relative paths, as pre-commit passes them); returns (exit code, stdout)."""
+
+    def _run(files: dict[str, bytes]) -> tuple[int, str]:
+        for name, content in files.items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_bytes(content)
+        cwd = Path.cwd()
+        os.chdir(tmp_path)
+        try:
+            code = main(list(files))
+        finally:
+            os.chdir(cwd)
+        return code, capsys.readouterr().out
+
+    return _run
+
+
+def key(name: str = RSA) -> bytes:
+    return keymaterial.private_keys()[name]
+
+
+def indented(text: bytes, prefix: bytes) -> bytes:
+    return b"".join(prefix + line for line in text.splitlines(keepends=True))
+
+
+def concatenated(text: bytes, opening: bytes, closing: bytes) -> bytes:
+    """A string built from one literal per line, as Ruby, Java or Python source would write it."""
+    literals = [opening + b'"' + line + b'\\n"' for line in text.splitlines()]
+    return closing.join(literals) + b"\n"
+
+
+def k8s_secret(content: bytes) -> bytes:
+    data = base64.b64encode(content)
+    return (
+        b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: chef\ndata:\n  client.pem: "
+        + data
+        + b"\n"
+    )
+
+
+def zipped(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def tarred(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+PREFIX = b"# deploy settings\nname: chef\n"  # the key starts on line 3 of every embedding below
+
+# name -> (file name, content made from a PEM key, the key's line, words the finding must contain)
+EMBEDDINGS: dict[str, Callable[[bytes], tuple[str, bytes, int]]] = {
+    "plain": lambda pem: ("id_rsa", PREFIX + pem, 3),
+    "crlf": lambda pem: ("key.pem", (PREFIX + pem).replace(b"\n", b"\r\n"), 3),
+    "far-down": lambda pem: ("notes.md", PREFIX.replace(b"\n", b"\n" * 200_001, 1) + pem, 200_003),
+    "json-data-bag": lambda pem: (
+        "data_bags/users/deploy.json",
+        b'{\n  "id": "deploy",\n  "ssh_private_key": '
+        + json.dumps(pem.decode()).encode()
+        + b"\n}\n",
+        3,
+    ),
+    "json-twice-escaped": lambda pem: (
+        "knife.json",
+        b"{\n\n" + json.dumps({"creds": json.dumps({"key": pem.decode()})}).encode() + b"}",
+        3,
+    ),
+    "json-escaped-slashes": lambda pem: (
+        "credentials.json",
+        PREFIX + json.dumps(pem.decode()).replace("/", "\\/").encode(),
+        3,
+    ),
+    "yaml-block-scalar": lambda pem: (
+        "roles/deploy.yml",
+        b"deploy:\n  key: |\n" + indented(pem, b"    "),
+        3,
+    ),
+    "ruby-heredoc": lambda pem: (
+        "recipes/default.rb",
+        b"file '/etc/key' do\n  content <<~KEY\n" + indented(pem, b"    ") + b"  KEY\nend\n",
+        3,
+    ),
+    "ruby-concatenation": lambda pem: (
+        "attributes/x.rb",
+        PREFIX + concatenated(pem, b"  ", b" +\n"),
+        3,
+    ),
+    "python-implicit-concatenation": lambda pem: (
+        "x.py",
+        PREFIX + concatenated(pem, b"    ", b"\n"),
+        3,
+    ),
+    "java-concatenation": lambda pem: ("X.java", PREFIX + concatenated(pem, b"\t", b" +\n"), 3),
+    "one-line-spaces": lambda pem: ("env", PREFIX + b"KEY=" + pem.replace(b"\n", b" ") + b"\n", 3),
+    "quoted-printable": lambda pem: ("mail.eml", PREFIX + quopri.encodestring(pem), 3),
+    "url-encoded": lambda pem: ("url.txt", PREFIX + b"key=" + urllib.parse.quote(pem).encode(), 3),
+    "html-entities": lambda pem: (
+        "a.xml",
+        PREFIX + b'<k v="' + pem.replace(b"\n", b"&#10;") + b'"/>',
+        3,
+    ),
+    "base64-k8s-secret": lambda pem: ("secret.yaml", k8s_secret(pem), 6),
+    "base64-wrapped-any-alignment": lambda pem: (
+        "blob.b64",
+        PREFIX + base64.encodebytes(b"knife config follows:\n" + pem),
+        3,
+    ),
+    "utf-16-le": lambda pem: (
+        "k.txt",
+        "\ufeff".encode("utf-16-le") + (PREFIX + pem).decode().encode("utf-16-le"),
+        3,
+    ),
+    "utf-16-be": lambda pem: ("k.txt", (PREFIX + pem).decode().encode("utf-16-be"), 3),
+    "gzip": lambda pem: ("backup.gz", gzip.compress(pem), 1),
+    "bzip2": lambda pem: ("backup.bz2", bz2.compress(pem), 1),
+    "xz": lambda pem: ("backup.xz", lzma.compress(pem), 1),
+    "zip": lambda pem: ("keys.zip", zipped("client.pem", pem), 1),
+    "jar": lambda pem: ("app.jar", zipped("config/key.pem", pem), 1),
+    "tar-gz": lambda pem: ("cookbook.tar.gz", gzip.compress(tarred("files/key", pem)), 1),
+    "gzip-base64-in-yaml": lambda pem: (
+        "configmap.yaml",
+        PREFIX + b"binaryData: " + base64.b64encode(gzip.compress(pem)) + b"\n",
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("key_name", sorted(keymaterial.private_keys()))
+def test_every_pem_key_kind_is_found(run: Run, key_name: str) -> None:
+    code, out = run({"id_key": key(key_name)})
+    assert code == 1
+    assert out.startswith("id_key:1: ")
+    assert "private key" in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("key_name", [RSA, "openssh-ed25519", "ec-pkcs8", "rsa-legacy-encrypted"])
+@pytest.mark.parametrize("embedding", sorted(EMBEDDINGS))
+def test_keys_are_found_however_they_are_embedded(run: Run, embedding: str, key_name: str) -> None:
+    name, content, line = EMBEDDINGS[embedding](key(key_name))
+    code, out = run({name: content})
+    assert code == 1, out
+    assert out.splitlines()[0].startswith(f"{name}:{line}: "), out
+    assert "private key" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("v2.ppk", lambda: keymaterial.putty_key(2), "PuTTY private key (version 2)"),
+        ("v3.ppk", lambda: keymaterial.putty_key(3, "ed25519"), "PuTTY private key (version 3)"),
+        ("v3-encrypted.ppk", lambda: keymaterial.putty_key(3, encrypted=True), "PuTTY private key"),
+        ("ssh2", lambda: keymaterial.putty_key(3, output="private-sshcom"), "SSH2 private key"),
+        ("deploy.asc", keymaterial.pgp_private_key, "PGP private key block"),
+        (
+            "ppk.json",
+            lambda: json.dumps({"k": keymaterial.putty_key(3).decode()}).encode(),
+            "PuTTY",
+        ),
+        ("pgp.yaml", lambda: b"gpg: |\n" + indented(keymaterial.pgp_private_key(), b"  "), "PGP"),
+        ("store.p12", keymaterial.pkcs12_store, "PKCS#12 key store"),
+        ("store.pfx", keymaterial.pkcs12_store, "PKCS#12 key store"),
+        ("keystore.jks", keymaterial.java_keystore, "Java key store"),
+        ("keystore.jceks", lambda: keymaterial.java_keystore("JCEKS"), "Java key store"),
+        ("keystore.yaml", lambda: k8s_secret(keymaterial.java_keystore()), "Java key store"),
+        ("p12.yaml", lambda: k8s_secret(keymaterial.pkcs12_store()), "PKCS#12"),
+        (
+            "blob.bin",
+            lambda: os.urandom(999) + keymaterial.der_keys()[RSA] + os.urandom(99),
+            "RSA private",
+        ),
+        (
+            "der-in-yaml",
+            lambda: b"k: " + base64.b64encode(keymaterial.der_keys()["ec-sec1"]),
+            "EC private",
+        ),
+        ("aws", lambda: aws_credentials(), "AWS access key id with its secret access key"),
+        ("encrypted_data_bag_secret", lambda: os.urandom(384).hex().encode(), "data bag secret"),
+        (
+            ".chef/prod/private.pem",
+            lambda: b"not pem at all\n",
+            ".pem under .chef/ that is no certificate",
+        ),
+        (".chef/prod/private.pem", lambda: key(), "RSA private key"),
+    ],
+)
+def test_other_key_formats_and_credentials_are_found(
+    run: Run, name: str, content: Callable[[], bytes], kind: str
+) -> None:
+    code, out = run({name: content()})
+    assert code == 1
+    assert out.startswith(f"{name}:")
+    assert kind in out
+
+
+@pytest.mark.parametrize("der_name", sorted(keymaterial.der_keys()))
+@pytest.mark.parametrize("file_name", ["key.der", "build.dat", "no-extension"])
+def test_binary_keys_are_found_whatever_the_file_is_called(
+    run: Run, der_name: str, file_name: str
+) -> None:
+    code, out = run({file_name: keymaterial.der_keys()[der_name]})
+    assert code == 1
+    assert out.startswith(f"{file_name}:1: ")
+
+
+def aws_credentials(key_id: str = "", secret: str = "") -> bytes:
+    """A credentials file with a made-up (but real-looking) key pair."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    key_id = key_id or "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+    secret = secret or base64.b64encode(os.urandom(30)).decode()
+    return f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n".encode()
+
+
+def encrypted_data_bag_item() -> bytes:
+    """A Chef encrypted data bag item (version 3): ciphertext, meant to be committed."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(os.urandom(32)).encrypt(
+        nonce, json.dumps({"json_wrapper": "s3cr3t"}).encode(), None
+    )
+    field = {
+        "encrypted_data": base64.b64encode(sealed[:-16]).decode(),
+        "iv": base64.b64encode(nonce).decode(),
+        "auth_tag": base64.b64encode(sealed[-16:]).decode(),
+        "version": 3,
+        "cipher": "aes-256-gcm",
+    }
+    return json.dumps({"id": "deploy", "password": field}, indent=2).encode()
+
+
+PROSE = (
+    b"# Keys\n\n-----BEGIN RSA PRIVATE KEY----- is what a key starts with; never commit one.\n"
+    b"A file that starts with `-----BEGIN OPENSSH PRIVATE KEY-----` belongs in S3, as do the\n"
+    b"ones that begin with -----BEGIN PRIVATE KEY----- and end with -----END PRIVATE KEY-----.\n"
+    b"```\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA...\n"
+    b"-----END RSA PRIVATE KEY-----\n```\n"
+    b"PuTTY-User-Key-File-3: ssh-ed25519 is the first line of a .ppk file.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        *(
+            (name, lambda value=value: value)
+            for name, value in keymaterial.public_material().items()
+        ),
+        (
+            "bundle.pem",
+            lambda: b"".join(
+                keymaterial.public_material()[n] for n in ("certificate.pem", "request.csr")
+            ),
+        ),
+        (
+            "cert.json",
+            lambda: json.dumps(
+                {"ca": keymaterial.public_material()["certificate.pem"].decode()}
+            ).encode(),
+        ),
+        ("cert.yaml", lambda: k8s_secret(keymaterial.public_material()["certificate.pem"])),
+        ("certs.zip", lambda: zipped("ca.pem", keymaterial.public_material()["certificate.pem"])),
+        ("truststore.jks", lambda: keymaterial.java_keystore(with_key=False)),
+        ("README.md", lambda: PROSE),
+        ("README.utf16", lambda: PROSE.decode().encode("utf-16")),
+        (".chef/knife.rb", lambda: b"client_key '.chef/prod/private.pem'\nnode_name 'deploy'\n"),
+        ("client.rb", lambda: b"encrypted_data_bag_secret '/etc/chef/encrypted_data_bag_secret'\n"),
+        ("data_bags/users/deploy.json", encrypted_data_bag_item),
+        (".chef/ca_certs/chef.pem", lambda: keymaterial.public_material()["certificate.pem"]),
+        (".chef/prod/server.pem", lambda: keymaterial.public_material()["certificate.pem"]),
+        ("encrypted_data_bag_secret", lambda: b""),
+        (
+            "aws-docs",
+            lambda: aws_credentials(
+                "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+            ),
+        ),
+        ("key-id-alone", lambda: b"user AKIAZ2345ZZZZZ6ZZZZZ has no secret here\n"),
+        (
+            "hashes",
+            lambda: (
+                b"AKIAZ2345ZZZZZ6ZZZZZ\n"
+                + b"\n".join(os.urandom(20).hex().encode() for _ in range(9))
+            ),
+        ),
+        ("random.b64", lambda: base64.encodebytes(os.urandom(64 * 1024))),
+        ("random.bin", lambda: os.urandom(64 * 1024)),
+        ("empty", lambda: b""),
+        ("invalid-utf8.txt", lambda: b"caf\xe9 \xff\xfe\xfd\n" * 100),
+    ],
+)
+def test_public_material_prose_and_ordinary_data_pass(
+    run: Run, name: str, content: Callable[[], bytes]
+) -> None:
+    assert run({name: content()}) == (0, "")
+
+
+FAKE_KEY = (
+    b"-----BEGIN RSA PRIVATE KEY-----\n" + b"QUJD" * 48 + b"\n-----END RSA PRIVATE KEY-----\n"
+)
+
+
+def test_an_unreadable_key_body_is_a_suspicion_a_marker_allows(run: Run) -> None:
+    code, out = run({"fixture.pem": FAKE_KEY})
+    assert code == 1
+    assert "RSA PRIVATE KEY block whose body is not a readable key" in out
+    assert "pragma: allowlist secret" in out
+    allowed = FAKE_KEY.replace(b"KEY-----\n", b"KEY----- # pragma: allowlist secret\n", 1)
+    assert run({"fixture.pem": allowed}) == (0, "")
+
+
+def test_an_aws_key_pair_is_allowed_by_a_marker_on_the_key_id_line(run: Run) -> None:
+    credentials = aws_credentials()
+    assert run({"credentials": credentials})[0] == 1
+    marked = credentials.replace(b"\naws_secret", b"  # pragma: allowlist secret\naws_secret")
+    assert run({"credentials": marked}) == (0, "")
+
+
+@pytest.mark.parametrize("embedding", ["plain", "json-data-bag", "yaml-block-scalar"])
+def test_no_marker_silences_a_key_that_parses(run: Run, embedding: str) -> None:
+    name, content, _ = EMBEDDINGS[embedding](key())
+    marked = content.replace(b"KEY-----", b"KEY----- pragma: allowlist secret", 1)
+    code, out = run(
+        {
+            name: b"# pragma: allowlist secret\n"
+            + marked.replace(b"\n", b" # pragma: allowlist secret\n")
+        }
+    )
+    assert code == 1
+    assert "RSA private key (PKCS#1)" in out
+    assert "allowlist" not in out
+
+
+def test_every_file_and_every_key_is_reported_with_how_to_take_it_out(run: Run) -> None:
+    code, out = run(
+        {
+            "a key.pem": key(),
+            "clean.txt": b"hello\n",
+            "ключ.json": json.dumps([key().decode()] * 2).encode(),
+        }
+    )
+    assert code == 1
+    lines = out.splitlines()
+    assert [line.split(": ")[0] for line in lines[::2]] == [
+        "a key.pem:1",
+        "ключ.json:1",
+        "ключ.json:1",
+    ]
+    assert "git rm --cached -- 'a key.pem'" in lines[1]
+    assert all(".gitignore" in line and "rotated" in line for line in lines[1::2])
+
+
+def test_keys_across_chunk_boundaries_are_each_found_once(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forbid_chef_secrets, "CHUNK", 64 * 1024)
+    filler = b"x" * 99 + b"\n"
+    body = (
+        filler * 650
+        + key()
+        + filler * 5
+        + key(RSA).replace(b"\n", b"\r\n")
+        + filler * 700
+        + key("ec-sec1")
+    )
+    expected = [651, 651 + key().count(b"\n") + 5, 651 + 2 * key().count(b"\n") + 705]
+    code, out = run({"long.log": body})
+    assert code == 1
+    assert [int(line.split(":")[1]) for line in out.splitlines()[::2]] == expected
+
+
+def test_a_100_mb_file_is_scanned_to_its_end_quickly(run: Run) -> None:
+    line = b"package 'nginx' do action :install end # BEGIN MII AKIA LS0t \x02\x01\x00\n"
+    content = line * (100 * 1024 * 1024 // len(line)) + key()
+    started = time.monotonic()
+    code, out = run({"big.log": content})
+    assert code == 1
+    key_line = content.count(b"\n") - key().count(b"\n") + 1
+    assert out.startswith(f"big.log:{key_line}: RSA private key")
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    "decoy",
+    [
+        b"\x30\x82\x01\x00\x02\x01\x00\x02",  # a DER private key start, again and again
+        b"-----BEGIN RSA PRIVATE KEY-----\n" + b"QUJD" * 16 + b"\n",  # headers over fake bodies
+        b"AKIAZ2345ZZZZZ6ZZZZZ x\n",  # a key id per line
+        b"MIIB" + b"A" * 60 + b"\n",  # base64 DER starts
+    ],
+)
+def test_crafted_files_cost_bounded_work(run: Run, decoy: bytes) -> None:
+    started = time.monotonic()
+    code, _ = run({"crafted": decoy * (20 * 1024 * 1024 // len(decoy))})
+    assert code in (0, 1)
+    assert time.monotonic() - started < 30
+
+
+def test_each_aws_profile_with_a_secret_is_reported(run: Run) -> None:
+    profiles = aws_credentials() + b"\n" + aws_credentials().replace(b"default", b"deploy")
+    code, out = run({"credentials": profiles})
+    assert code == 1
+    assert [line.split(": ")[0] for line in out.splitlines()[::2]] == [
+        "credentials:2",
+        "credentials:6",
+    ]
+
+
+def test_symlinks_directories_and_missing_files_never_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "id_rsa").write_bytes(key())
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "to-key").symlink_to(outside / "id_rsa")
+    (repo / "to-nowhere").symlink_to(tmp_path / "missing")
+    (repo / "to-dir").symlink_to(outside)
+    paths = [str(repo / name) for name in ("to-key", "to-nowhere", "to-dir")]
+    assert main([*paths, str(outside)]) == 0  # git commits the link text, not what it points to
+    assert capsys.readouterr().out == ""
+    assert main([str(tmp_path / "missing")]) == 1
+    assert "cannot be read" in capsys.readouterr().err
+
+
+def test_this_repository_holds_no_key_and_the_hook_does_not_find_itself(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=KIT_ROOT, check=True, capture_output=True
+    ).stdout
+    files = [str(KIT_ROOT / name) for name in listed.decode().split("\0") if name]
+    assert any(name.endswith("forbid_chef_secrets.py") for name in files)
+    assert main(files) == 0, capsys.readouterr().out
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(content=st.binary(max_size=4096) | st.text(max_size=2048).map(str.encode))
+def test_arbitrary_bytes_never_crash(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "fuzz"
+        path.write_bytes(content)
+        assert main([str(path)]) in (0, 1)
+
+
+@settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    key_name=st.sampled_from(sorted(keymaterial.private_keys())),
+    before=st.text(max_size=300),
+    after=st.text(max_size=300),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    embedding=st.sampled_from(
+        ["plain", "json-data-bag", "yaml-block-scalar", "ruby-heredoc", "base64-k8s-secret"]
+    ),
+)
+def test_a_key_embedded_anywhere_is_found_on_its_line(
+    key_name: str, before: str, after: str, newline: str, embedding: str
+) -> None:
+    _, embedded, line = EMBEDDINGS[embedding](key(key_name))
+    text = embedded.replace(b"\n", newline.encode())
+    content = before.encode() + b"\n" + text + b"\n" + after.encode()
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "embedded"
+        path.write_bytes(content)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = main([str(path)])
+    assert code == 1
+    assert out.getvalue().startswith(f"{path}:{before.count(chr(10)) + 1 + line}: ")
