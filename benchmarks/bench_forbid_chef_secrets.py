@@ -366,7 +366,8 @@ class Result:
 
 
 def measure(tool: Tool, files: list[str], planted: set[str], cwd: Path, runs: int) -> Result:
-    times, flagged = [], set()
+    times: list[float] = []
+    flagged: set[str] = set()
     for _ in range(runs):
         elapsed, flagged = timed_run(tool, files, cwd)
         times.append(elapsed)

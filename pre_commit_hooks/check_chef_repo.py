@@ -167,15 +167,18 @@ def pipeline_findings(repo: Path, names: Sequence[str]) -> Iterator[str]:
     """Whatever the pipeline derives from the server list must agree with it.
 
     No pipeline file names a server, since the servers are the .chef/*/config.yml files; a name
-    counts as a whole token only (a server ``east`` is not found in ``us-east-1``, nor
-    ``chef-server`` in the tag condition ``ssm:resourceTag/chef-server``), outside comments and
-    mapping keys. And the deployed template still fits the repository (its inline Lambda, the
-    node tag keys its role allows), which nothing else would notice."""
+    counts as a whole token only (a server ``east`` is not found in ``us-east-1``), outside
+    comments, mapping keys and IAM tag conditions (``ssm:resourceTag/chef-server`` names a tag
+    key, which a server may share its name with). And the deployed template still fits the
+    repository (its inline Lambda, the node tag keys its role allows), which nothing else would
+    notice."""
     if (repo / pipeline_targets.TEMPLATE).is_file():
         yield from pipeline_targets.template_findings(repo)
     if not names:
         return
-    token = re.compile(rf"(?<![\w./-])(?:{'|'.join(map(re.escape, names))})(?![\w./-])")
+    token = re.compile(
+        rf"(?<![\w.-])(?<!resourceTag/)(?:{'|'.join(map(re.escape, names))})(?![\w.-])"
+    )
     for pattern in PIPELINE_FILES:
         for path in sorted(repo.glob(pattern)):
             try:

@@ -3,7 +3,7 @@
 Nothing here is committed key material: every key is generated when first asked for (and cached for
 the session), so the repository never holds one. ``cryptography`` makes PEM and DER keys,
 certificates, CSRs and PKCS#12 stores; ``ssh-keygen``, ``puttygen``, ``gpg`` and ``keytool`` make
-their own formats. A test that needs a tool that is missing is skipped (``require``).
+their own formats. A test that needs a tool that is missing fails and names it (``require``).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ Format = serialization.PrivateFormat
 
 
 def require(tool: str) -> str:
-    """The path of ``tool``, or skip the test that needs it."""
+    """The path of ``tool``; the test that needs it fails without it (a skipped key format would
+    pass unnoticed)."""
     found = shutil.which(tool)
     if found is None:
-        pytest.skip(f"{tool} is not installed")
+        pytest.fail(f"{tool} is not installed: `bash .ci/install-test-deps` installs it")
     return found
 
 

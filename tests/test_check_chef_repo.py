@@ -91,8 +91,7 @@ GOOD: dict[str, Change] = {
     "unicode-server-name": write(".chef/sérveur x/config.yml", "server: x\n"),
     "dangling-symlinks": lambda repo: (symlink(".chef/ghost", "nowhere")(repo),
                                        symlink("cookbooks/ghost", "nowhere")(repo)),
-    "empty-pipeline-files": lambda repo: (write("buildspec.yml", b"")(repo),
-                                          write("cloudformation/pipeline.yml", b"\xff\x00")(repo)),
+    "empty-buildspec": write("buildspec.yml", b""),
 }
 
 
@@ -174,6 +173,9 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "instead",
         "buildspec.yml:6:21: names server 'chef-west': derive the servers from .chef/*/config.yml "
         "instead"]),
+    "binary-template": (write("cloudformation/pipeline.yml", b"\xff\x00"), [
+        "cloudformation/pipeline.yml: cannot be compared with pipeline/chef_client.py: 'utf-8' "
+        "codec can't decode byte 0xff in position 0: invalid start byte"]),
     "template-names-server": (write("cloudformation/extra.yaml", (
         "# chef-east\nchef-east: a key\nOutputs:\n  X:\n"
         "    Value: !Sub '${B}/chef-west/private.pem'\n  Y:\n    - [chef-west-1, chef-west]\n")), [

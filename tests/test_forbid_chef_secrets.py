@@ -24,7 +24,6 @@ from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 
-import keymaterial
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +32,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from pre_commit_hooks import forbid_chef_secrets
 from pre_commit_hooks.forbid_chef_secrets import main
+from tests import keymaterial
 
 Run = Callable[..., tuple[int, str]]
 RSA = "rsa-pkcs1"

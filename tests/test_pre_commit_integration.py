@@ -55,16 +55,6 @@ def repo(bake: Bake, kit_clone: tuple[Path, str], hook_env: dict[str, str]) -> P
     return repo
 
 
-@pytest.fixture(scope="module")
-def env(kit_clone: tuple[Path, str], hook_env: dict[str, str]) -> dict[str, str]:
-    """The environment of the commits that test this checkout's own two hooks. forbid-chef-secrets
-    is written on another branch: until it is merged, SKIP keeps them independent of it."""
-    clone, _ = kit_clone
-    if (clone / "pre_commit_hooks" / "forbid_chef_secrets.py").exists():
-        return hook_env
-    return {**hook_env, "SKIP": "forbid-chef-secrets"}
-
-
 def git(repo: Path, env: dict[str, str], *args: str) -> Run:
     """Run git; its output and that of its hooks (git sends theirs to stderr) in ``stdout``."""
     return subprocess.run(["git", *args], cwd=repo, env=env, stdout=subprocess.PIPE,
@@ -86,31 +76,31 @@ def private_key_pem() -> bytes:
         serialization.NoEncryption())
 
 
-def test_clean_commit_passes(repo: Path, env: dict[str, str]) -> None:
+def test_clean_commit_passes(repo: Path, hook_env: dict[str, str]) -> None:
     (repo / ".chef" / "chef-north").mkdir()
     (repo / ".chef" / "chef-north" / "config.yml").write_text(
         'server: "https://chef-north.example.com/organizations/default"\n'
         'region: "eu-north-1"\nnode_name: "pivotal"\n', "utf-8")
     (repo / "cookbooks" / "example" / "recipes" / "default.rb").write_text("log 'hello'\n")
-    result = commit(repo, env, ".chef/chef-north/config.yml", "cookbooks")
+    result = commit(repo, hook_env, ".chef/chef-north/config.yml", "cookbooks")
     assert result.returncode == 0, result.stdout
     assert "check each Chef server's config.yml" in result.stdout
     assert "check the Chef repository as a whole" in result.stdout
 
 
-def test_bad_config_is_refused_with_its_line(repo: Path, env: dict[str, str]) -> None:
+def test_bad_config_is_refused_with_its_line(repo: Path, hook_env: dict[str, str]) -> None:
     config = repo / ".chef" / "chef-east" / "config.yml"
     config.write_text(config.read_text("utf-8") + "regoin: us-east-2\n", "utf-8")
-    result = commit(repo, env, ".chef/chef-east/config.yml")
+    result = commit(repo, hook_env, ".chef/chef-east/config.yml")
     assert result.returncode == 1
     assert ".chef/chef-east/config.yml:4:1: unknown key 'regoin': did you mean 'region'?" in (
         result.stdout)
-    assert git(repo, env, "log", "--oneline").stdout.count("\n") == 2
+    assert git(repo, hook_env, "log", "--oneline").stdout.count("\n") == 2
 
 
-def test_tracked_key_is_refused_by_check_chef_repo(repo: Path, env: dict[str, str]) -> None:
+def test_tracked_key_is_refused_by_check_chef_repo(repo: Path, hook_env: dict[str, str]) -> None:
     (repo / ".chef" / "chef-east" / "private.pem").write_bytes(private_key_pem())
-    result = commit(repo, env, ".chef/chef-east/private.pem")
+    result = commit(repo, hook_env, ".chef/chef-east/private.pem")
     assert result.returncode == 1
     assert (".chef/chef-east/private.pem: a key file is tracked by git: `git rm --cached "
             ".chef/chef-east/private.pem`") in result.stdout
@@ -119,8 +109,7 @@ def test_tracked_key_is_refused_by_check_chef_repo(repo: Path, env: dict[str, st
 def test_committed_private_key_is_refused_by_forbid_chef_secrets(
     repo: Path, hook_env: dict[str, str]
 ) -> None:
-    """Needs pre_commit_hooks/forbid_chef_secrets.py (another branch): the key's file name is no
-    key name, so only a scan of its content can refuse it."""
+    """The key's file name is no key name, so only a scan of its content can refuse it."""
     key = repo / "cookbooks" / "example" / "files" / "deploy_key"
     key.parent.mkdir()
     key.write_bytes(private_key_pem())
