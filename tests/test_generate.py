@@ -55,6 +55,36 @@ def expected_configs(chosen: dict[str, dict[str, str]], user: str = "pivotal") -
     return {name: {**spec, "node_name": user} for name, spec in chosen.items()}
 
 
+def cookiecutter_cli(
+    tmp_path: Path,
+    *options: str,
+    extra_context: tuple[str, ...] = (),
+    default_context: dict[str, Any] | None = None,
+    answers: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The real ``cookiecutter`` command line on this template, output into ``tmp_path``, with a
+    user config of its own (``default_context`` in it) and ``answers`` typed at its prompts."""
+    config = user_config(tmp_path / "home", default_context)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--config-file",
+            str(config),
+            "--output-dir",
+            str(tmp_path),
+            *options,
+            str(KIT_ROOT),
+            *extra_context,
+        ],
+        input=answers,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_defaults_generate_the_two_region_example(bake: Bake) -> None:
     repo = bake()
 
@@ -76,29 +106,13 @@ def test_extra_context_servers_replace_the_default_list(bake: Bake, count: int) 
 def test_user_config_default_context_replaces_the_default_list(tmp_path: Path, count: int) -> None:
     """Through the real command line: ``cookiecutter --config-file``."""
     chosen = make_servers(count)
-    config = user_config(tmp_path / "home", default_context={"servers": chosen, "init_git": False})
 
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "--config-file",
-            str(config),
-            "--output-dir",
-            str(tmp_path / "out"),
-            str(KIT_ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    run = cookiecutter_cli(
+        tmp_path, "--no-input", default_context={"servers": chosen, "init_git": False}
     )
 
     assert run.returncode == 0, run.stderr
-    assert generated_servers(tmp_path / "out" / "owca-multi-region-repo") == expected_configs(
-        chosen
-    )
+    assert generated_servers(tmp_path / "owca-multi-region-repo") == expected_configs(chosen)
 
 
 @pytest.mark.parametrize("count", [1, 2, 20])
@@ -127,22 +141,7 @@ def test_prompt_answers_replace_the_default_list(tmp_path: Path) -> None:
     chosen = make_servers(3)
     answers = ["my-chef-repo", "", "", "", "", "no", json.dumps(chosen)]
 
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--config-file",
-            str(user_config(tmp_path / "home")),
-            "--output-dir",
-            str(tmp_path),
-            str(KIT_ROOT),
-        ],
-        input="\n".join(answers) + "\n",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = cookiecutter_cli(tmp_path, answers="\n".join(answers) + "\n")
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert generated_servers(tmp_path / "my-chef-repo") == expected_configs(chosen)
@@ -153,23 +152,8 @@ def test_servers_as_json_on_the_command_line(tmp_path: Path) -> None:
     """``cookiecutter . servers='{...}'``: the command line gives every answer as text."""
     chosen = make_servers(2, region="ap-southeast-2")
 
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "--config-file",
-            str(user_config(tmp_path / "home")),
-            "--output-dir",
-            str(tmp_path),
-            str(KIT_ROOT),
-            f"servers={json.dumps(chosen)}",
-            "init_git=no",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    run = cookiecutter_cli(
+        tmp_path, "--no-input", extra_context=(f"servers={json.dumps(chosen)}", "init_git=no")
     )
 
     assert run.returncode == 0, run.stderr
@@ -421,31 +405,9 @@ def test_bad_answers_are_refused_and_leave_nothing(
 
 
 def test_bad_answer_on_the_command_line_is_one_clear_line(tmp_path: Path) -> None:
-    config = user_config(
-        tmp_path / "home",
-        default_context={
-            "servers": {
-                "a": {"server": "https://chef.example.com/organizations/o", "region": "mars-1"}
-            }
-        },
-    )
+    bad_region = {"a": {"server": "https://chef.example.com/organizations/o", "region": "mars-1"}}
 
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "--config-file",
-            str(config),
-            "--output-dir",
-            str(tmp_path / "out"),
-            str(KIT_ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = cookiecutter_cli(tmp_path, "--no-input", default_context={"servers": bad_region})
 
     assert run.returncode == 1
     assert run.stderr.splitlines()[0] == (
@@ -454,4 +416,4 @@ def test_bad_answer_on_the_command_line_is_one_clear_line(tmp_path: Path) -> Non
     )
     # The hook's output is that one line. cookiecutter's CLI then logs its own FailedHookException,
     # traceback included, which a hook cannot suppress.
-    assert not (tmp_path / "out" / "owca-multi-region-repo").exists()
+    assert not (tmp_path / "owca-multi-region-repo").exists()
