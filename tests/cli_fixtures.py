@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests import moto_server
 from tests.cli_fakes import REGION, SERVERS
 from tests.conftest import bake_into
 
@@ -30,13 +30,8 @@ def repo(baked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server.moto_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
