@@ -66,23 +66,6 @@ def repo_targets(repo: Path) -> tuple[list[dict[str, str]], list[str]]:
     return targets, found
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short forms (!Sub, !Ref, ...) as plain values."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    return None
-
-
-_TemplateLoader.add_multi_constructor("!", _short_form)
-
-
 def _dig(value: Any, *keys: str) -> Any:
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
@@ -94,11 +77,7 @@ def template_findings(repo: Path) -> list[str]:
     inline copy of pipeline/chef_client.py, and the node tag keys its role may send chef-client to.
     For check-chef-repo: the template is deployed by hand, so nothing else would notice."""
     try:
-        loader = _TemplateLoader((repo / TEMPLATE).read_text("utf-8"))
-        try:
-            template = loader.get_single_data()
-        finally:
-            loader.dispose()
+        template = repo_files.load_cloudformation((repo / TEMPLATE).read_text("utf-8"))
         source = (repo / LAMBDA_SOURCE).read_text("utf-8")
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         return [f"{TEMPLATE}: cannot be compared with {LAMBDA_SOURCE}: {error}"]

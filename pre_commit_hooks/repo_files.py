@@ -186,3 +186,31 @@ def print_findings(findings: Iterable[str]) -> int:
         print(finding.encode("utf-8", "backslashreplace").decode("utf-8"))
         found = 1
     return found
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """A safe loader that also reads CloudFormation's short forms (!Sub, !GetAtt ...) as
+    ``{"Fn::Sub": ...}``-style mappings, the way CloudFormation expands them."""
+
+
+def _short_form(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
+    function = "Ref" if tag == "Ref" else f"Fn::{tag}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {function: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _short_form)
+
+
+def load_cloudformation(text: str) -> Any:
+    """A CloudFormation template (or any YAML), short forms read the way CloudFormation expands
+    them: ``!GetAtt A.B`` is ``{"Fn::GetAtt": ["A", "B"]}``."""
+    return yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from cookiecutter.main import cookiecutter
 
+from pre_commit_hooks import repo_files
+
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
 Bake = Callable[..., Path]
@@ -67,28 +69,6 @@ def make_servers(count: int, region: str = "us-east-1") -> dict[str, dict[str, s
     }
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """A safe loader that also reads CloudFormation's short forms (!Sub, !GetAtt ...) as
-    ``{"Fn::Sub": ...}``-style mappings, the way CloudFormation expands them."""
-
-
-def _short_form(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
-    function = "Ref" if tag == "Ref" else f"Fn::{tag}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {function: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _short_form)
-
-
 def load_yaml(text: str) -> Any:
     """Any YAML file of a generated repository, CloudFormation templates included."""
-    return yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+    return repo_files.load_cloudformation(text)
