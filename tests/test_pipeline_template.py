@@ -162,10 +162,12 @@ def test_send_command_is_limited_to_the_run_shell_document_and_tagged_nodes(repo
     assert len(sends) == len(documents) + len(instances)
 
 
-def test_a_node_tag_given_at_generation_is_allowed_too(bake: Bake) -> None:
-    servers = make_servers(2)
-    repo = bake(servers={**servers, "chef-01": {
-        **servers["chef-01"], "node_tag": {"key": "chef-role", "value": "web"}}})
+@pytest.mark.parametrize("as_json_text", [False, True], ids=["mapping", "json-text"])
+def test_a_node_tag_given_at_generation_is_allowed_too(bake: Bake, as_json_text: bool) -> None:
+    """However the servers were answered: a mapping, or JSON text (cookiecutter's command line)."""
+    chosen: dict[str, Any] = make_servers(2)
+    chosen["chef-01"] = {**chosen["chef-01"], "node_tag": {"key": "chef-role", "value": "web"}}
+    repo = bake(servers=json.dumps(chosen) if as_json_text else chosen)
     conditions = [s["Condition"]["StringLike"] for s in statements(resources(repo)["FunctionRole"])
                   if "Condition" in s]
     assert conditions == [{"ssm:resourceTag/chef-server": "*"}, {"ssm:resourceTag/chef-role": "*"}]
