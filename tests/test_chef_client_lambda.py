@@ -153,7 +153,9 @@ def test_first_call_sends_one_command_per_server_in_its_region(
         assert (command["MaxConcurrency"], command["MaxErrors"]) == ("10%", "0")
         assert command["TimeoutSeconds"] == 1800
         assert command["TargetCount"] == count  # moto resolved the tag to this region's nodes
-        assert token[region] == [command["CommandId"]]
+        assert command["Comment"] == f"chef-client {JOB_ID[:8]} {server}"
+    assert token["job"] == JOB_ID[:8]
+    assert token["sent"] == {"us-east-1": 1, "us-west-2": 1}
     assert ARTIFACT_SECRET not in capsys.readouterr().out
 
 
@@ -211,14 +213,25 @@ def test_a_bad_timeout_fails_the_job_before_anything_is_sent(
     assert commands("us-east-1") == commands("us-west-2") == []
 
 
-def test_more_servers_than_a_token_can_follow_fail_before_anything_is_sent(
-    chef_client: ModuleType, aws: None
-) -> None:
-    put_artifact([pipeline_targets.server_target(f"chef-{n:02d}", {"region": "us-east-1"})
-                  for n in range(60)])
-    reported = invoke(chef_client, job_event(), "put_job_failure_result")
-    assert "60 servers are more than one job can follow" in reported["failureDetails"]["message"]
-    assert commands("us-east-1") == []
+def test_a_hundred_servers_fit_in_one_job(chef_client: ModuleType, aws: None) -> None:
+    """The token says where to look for the commands, not which they are: its 2048 characters
+    would hold the ids of about 50."""
+    put_artifact([pipeline_targets.server_target(f"chef-{n:03d}", {"region": "us-east-1"})
+                  for n in range(100)])
+    token = invoke(chef_client, job_event(), "put_job_success_result")["continuationToken"]
+    assert len(token) < 100
+    reported = invoke(chef_client, job_event(token), "put_job_success_result")
+    assert "continuationToken" not in reported
+    assert len(commands("us-east-1")) == 100
+
+
+def test_commands_ssm_never_lists_fail_the_job(chef_client: ModuleType, aws: None) -> None:
+    """A token whose commands SSM has not listed for longer than it ever takes."""
+    sent = {"job": "00000000", "since": "2026-01-01T00:00:00Z", "sent": {"us-east-1": 2}}
+    token = json.dumps(sent)
+    reported = invoke(chef_client, job_event(token), "put_job_failure_result")
+    assert reported["failureDetails"]["message"].startswith(
+        "SSM does not list 2 of the 2 chef-client command(s) sent at 2026-01-01T00:00:00Z")
 
 
 def test_a_foreign_continuation_token_fails_the_job(chef_client: ModuleType, aws: None) -> None:

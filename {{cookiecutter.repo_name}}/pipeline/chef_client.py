@@ -2,9 +2,11 @@
 
 CodePipeline invokes ``handler`` with CodeBuild's targets file as input artifact. The first call
 sends one SSM command per server, in that server's region, to the instances carrying the server's
-tag, and answers with a continuation token holding the command ids. CodePipeline calls again with
-that token until every command has finished; then the job succeeds, or fails with a summary per
-server and per node. Every error ends in put_job_failure_result, so a job never hangs.
+tag, each command's comment naming the job and the server. It answers with a continuation token
+that says where and since when to look for those commands (not their ids: a token holds 2048
+characters, and any number of servers must fit). CodePipeline calls again with that token until
+every command has finished; then the job succeeds, or fails with a summary per server and per
+node. Every error ends in put_job_failure_result, so a job never hangs.
 
 This module is the function's only source: cloudformation/pipeline.yml carries it inline.
 """
@@ -17,6 +19,7 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import boto3
@@ -26,17 +29,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 TARGETS_FILE = "chef-targets.json"
 TARGET_FIELDS = ("name", "region", "tag_key", "tag_value", "max_concurrency", "max_errors")
 DOCUMENT = "AWS-RunShellScript"
-# SSM keeps a command's comment: the progress checks read from it which server a command is for.
-COMMENT_PREFIX = "chef-client for "
+# SSM keeps a command's comment: the progress checks find a job's commands by it, and read which
+# server each is for. "chef-client <job> <server>" stays within SSM's 100 characters.
+COMMENT_PREFIX = "chef-client "
+JOB_MARK_LENGTH = 8  # of the first job id: unique enough among the commands of a few minutes
+# How long SSM may take to list a command it accepted before the job gives up on it.
+LISTING_GRACE = timedelta(minutes=10)
 TIMEOUT_VARIABLE = "CHEF_CLIENT_TIMEOUT_SECONDS"
 # Throttled calls are retried with client-side rate limiting.
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
 FINISHED = frozenset({"Success", "Failed", "TimedOut", "Cancelled"})
 # CodePipeline's limits on a job result's fields, in characters.
-TOKEN_LIMIT = 2048
 MESSAGE_LIMIT = 5000
 SUMMARY_LIMIT = 2048
-COMMAND_ID_LENGTH = 36
 
 
 class JobError(Exception):
@@ -81,22 +86,44 @@ def handler(event: dict[str, Any], context: object) -> None:
         client("codepipeline").put_job_failure_result(jobId=job["id"], failureDetails=failure)
 
 
+@dataclass(frozen=True)
+class SentCommands:
+    """What a continuation token carries: which job's commands to look for, since when, and how
+    many were sent to each region."""
+
+    job_mark: str
+    since: str  # SSM's InvokedAfter filter: an ISO 8601 time in whole seconds, UTC
+    per_region: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.per_region.values())
+
+    def token(self) -> str:
+        return json.dumps({"job": self.job_mark, "since": self.since, "sent": self.per_region},
+                          separators=(",", ":"))
+
+
 def run_job(job: dict[str, Any]) -> None:
     """Send chef-client (first call) or check on it (later calls); raise JobError when it failed."""
     data = job["data"]
     token = data.get("continuationToken")
     if token is None:
-        commands = send_chef_client(read_targets(data), timeout_seconds())
-        report_progress(job["id"], commands, f"chef-client sent to {count(commands)} server(s)", 0)
+        sent = send_chef_client(read_targets(data), timeout_seconds(), job["id"][:JOB_MARK_LENGTH])
+        report_progress(job["id"], sent, f"chef-client sent to {sent.count} server(s)", 0)
         return
-    commands = decode_token(token)
-    results = [command_result(region, command_id)
-               for region, command_ids in commands.items() for command_id in command_ids]
+    sent = decode_token(token)
+    results = [command_result(region, command)
+               for region in sent.per_region for command in listed_commands(region, sent)]
+    unlisted = sent.count - len(results)
+    if unlisted and datetime.now(timezone.utc) - parse_time(sent.since) > LISTING_GRACE:
+        raise JobError(f"SSM does not list {unlisted} of the {sent.count} chef-client command(s) "
+                       f"sent at {sent.since}: see Run Command's history in the console")
     report = "\n".join(result.line() for result in results)
     done = sum(result.finished for result in results)
-    if done < len(results):
-        report_progress(job["id"], commands, f"chef-client finished on {done} of {len(results)} "
-                        f"server(s)\n{report}", 100 * done // len(results))
+    if done < sent.count:
+        report_progress(job["id"], sent, f"chef-client finished on {done} of {sent.count} "
+                        f"server(s)\n{report}", 100 * done // sent.count)
     elif all(result.status == "Success" for result in results):
         print(report)
         client("codepipeline").put_job_success_result(
@@ -144,21 +171,17 @@ def timeout_seconds() -> int:
     return int(value)
 
 
-def send_chef_client(targets: list[dict[str, str]], timeout: int) -> dict[str, list[str]]:
-    """Send chef-client to each server's tagged nodes in its region; the command ids by region."""
-    worst_case: dict[str, list[str]] = {target["region"]: [] for target in targets}
-    for target in targets:
-        worst_case[target["region"]].append("0" * COMMAND_ID_LENGTH)
-    if len(encode_token(worst_case)) > TOKEN_LIMIT:
-        raise JobError(f"{len(targets)} servers are more than one job can follow (its continuation "
-                       f"token holds {TOKEN_LIMIT} characters); split them over two pipelines")
-    commands: dict[str, list[str]] = {}
+def send_chef_client(targets: list[dict[str, str]], timeout: int, job_mark: str) -> SentCommands:
+    """Send chef-client to each server's tagged nodes in its region."""
+    # Whole seconds, rounded down: the commands are sent after it, so the filter keeps them.
+    since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    per_region: dict[str, int] = {}
     for target in targets:
         tag = f"{target['tag_key']}={target['tag_value']}"
         try:
             command = client("ssm", target["region"]).send_command(
                 DocumentName=DOCUMENT,
-                Comment=COMMENT_PREFIX + target["name"],
+                Comment=f"{COMMENT_PREFIX}{job_mark} {target['name']}",
                 Targets=[{"Key": f"tag:{target['tag_key']}", "Values": [target["tag_value"]]}],
                 MaxConcurrency=target["max_concurrency"],
                 MaxErrors=target["max_errors"],
@@ -168,18 +191,27 @@ def send_chef_client(targets: list[dict[str, str]], timeout: int) -> dict[str, l
         except (BotoCoreError, ClientError) as error:
             raise JobError(f"{target['name']}: chef-client could not be sent to the nodes tagged "
                            f"{tag} in {target['region']}: {error}") from error
-        commands.setdefault(target["region"], []).append(command["CommandId"])
+        per_region[target["region"]] = per_region.get(target["region"], 0) + 1
         print(f"{target['name']}: chef-client sent to the nodes tagged {tag} in "
               f"{target['region']} as command {command['CommandId']}")
-    return commands
+    return SentCommands(job_mark, since, per_region)
 
 
-def command_result(region: str, command_id: str) -> CommandResult:
+def listed_commands(region: str, sent: SentCommands) -> list[dict[str, Any]]:
+    """The job's commands in ``region``, as SSM lists them."""
+    mark = f"{COMMENT_PREFIX}{sent.job_mark} "
+    pages = client("ssm", region).get_paginator("list_commands").paginate(
+        Filters=[{"key": "InvokedAfter", "value": sent.since}])
+    return [command for page in pages for command in page["Commands"]
+            if command.get("Comment", "").startswith(mark)]
+
+
+def command_result(region: str, command: dict[str, Any]) -> CommandResult:
     """One command's status; once it has finished, also which nodes did not succeed."""
     ssm = client("ssm", region)
-    command = ssm.list_commands(CommandId=command_id)["Commands"][0]
+    command_id = command["CommandId"]
     result = CommandResult(
-        server=command["Comment"].removeprefix(COMMENT_PREFIX),
+        server=command["Comment"].split(" ", 2)[2],
         region=region,
         status=command["Status"],
         node_count=command["TargetCount"],
@@ -195,36 +227,32 @@ def command_result(region: str, command_id: str) -> CommandResult:
     return CommandResult(result.server, region, result.status, result.node_count, failed_nodes)
 
 
-def report_progress(
-    job_id: str, commands: dict[str, list[str]], summary: str, percent: int
-) -> None:
-    """Keep the job running: CodePipeline calls again with the same commands."""
+def report_progress(job_id: str, sent: SentCommands, summary: str, percent: int) -> None:
+    """Keep the job running: CodePipeline calls again with the same token."""
     client("codepipeline").put_job_success_result(
         jobId=job_id,
-        continuationToken=encode_token(commands),
+        continuationToken=sent.token(),
         executionDetails={"summary": clip(summary, SUMMARY_LIMIT), "percentComplete": percent},
     )
 
 
-def encode_token(commands: dict[str, list[str]]) -> str:
-    return json.dumps(commands, separators=(",", ":"))
-
-
-def decode_token(token: str) -> dict[str, list[str]]:
+def decode_token(token: str) -> SentCommands:
     try:
-        commands = json.loads(token)
-    except ValueError as error:
-        raise JobError(f"the continuation token is not this function's: {error}") from error
-    if not isinstance(commands, dict) or not all(
-        isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in commands.values()
-    ):
-        raise JobError("the continuation token is not this function's: "
-                       "expected region -> command ids")
-    return commands
+        fields = json.loads(token)
+        sent = SentCommands(fields["job"], fields["since"], fields["sent"])
+        parse_time(sent.since)
+    except (ValueError, KeyError, TypeError) as error:
+        raise JobError(f"the continuation token is not this function's: {error!r}") from error
+    if not (isinstance(sent.job_mark, str) and isinstance(sent.per_region, dict) and all(
+            isinstance(region, str) and isinstance(count, int)
+            for region, count in sent.per_region.items())):
+        raise JobError("the continuation token is not this function's: expected the job, the "
+                       "time the commands were sent and their number per region")
+    return sent
 
 
-def count(commands: dict[str, list[str]]) -> int:
-    return sum(len(command_ids) for command_ids in commands.values())
+def parse_time(since: str) -> datetime:
+    return datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def clip(text: str, limit: int) -> str:
