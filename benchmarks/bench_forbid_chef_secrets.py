@@ -12,7 +12,8 @@ partitions run concurrently, one per CPU (pre-commit's ``lang_base.run_xargs``,
 ``xargs.partition`` and ``xargs.xargs``). Each tool gets a virtualenv of its own under
 ``--venvs``, created on first use: detect-private-key's import package is also called
 ``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours is a bare interpreter
-that runs this checkout's module (the hook needs nothing but the standard library).
+that runs this checkout's module (the hook needs nothing but the standard library), byte-compiled
+ahead as pip compiles the modules it installs for the others.
 
 Run from the repository root: ``python benchmarks/bench_forbid_chef_secrets.py``.
 """
@@ -318,13 +319,19 @@ def venv_tool(venvs: Path, package: str, script: str) -> list[str]:
     return [str(executable)]
 
 
-def our_hook(venvs: Path) -> list[str]:
+def our_hook(venvs: Path) -> Tool:
     """Our hook as pre-commit starts it, from a virtualenv's interpreter (a bare one: the hook
-    needs only the standard library), running this checkout's module."""
+    needs only the standard library), running this checkout's module. pip byte-compiles what it
+    installs, so the other tools never compile their source when they start (not even where
+    PYTHONDONTWRITEBYTECODE is set): this checkout's modules are compiled ahead too, into their
+    ``__pycache__`` folders, which git ignores."""
     venv = venvs / "forbid-chef-secrets"
+    python = str(venv / "bin" / "python")
     if not (venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    return [str(venv / "bin" / "python"), "-m", "pre_commit_hooks.forbid_chef_secrets"]
+    subprocess.run([python, "-m", "compileall", "-q", str(REPO / "pre_commit_hooks")], check=True)
+    command = [python, "-m", "pre_commit_hooks.forbid_chef_secrets"]
+    return Tool("forbid-chef-secrets", command, our_findings, str(REPO))
 
 
 def pre_commit_jobs() -> int:
@@ -422,7 +429,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20260)
     args = parser.parse_args()
 
-    ours = Tool("forbid-chef-secrets", our_hook(args.venvs), our_findings, str(REPO))
+    ours = our_hook(args.venvs)
     private_key = venv_tool(args.venvs, "pre-commit-hooks", "detect-private-key")
     detect_secrets = venv_tool(args.venvs, "detect-secrets", "detect-secrets-hook")
     others = (
