@@ -13,25 +13,27 @@ a PEM (at any alignment), of DER or PKCS#12, of a JKS or of gzip data (Kubernete
 ConfigMaps); UTF-16 text; gzip, bzip2, xz, zip/jar and tar files; DER, PKCS#12 and Java key stores
 as whole files, DER keys also inside other binary files. Nesting is limited to ``MAX_DEPTH``
 levels and all a file unpacks or decodes shares one ``Budget``.
+
+Every file costs an interpreter start and one search per detector, so this module imports only what
+a clean file needs: the archive and compression modules load when a file is one.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import bisect
-import bz2
 import heapq
-import io
-import lzma
 import re
-import tarfile
-import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Decompressor(Protocol):
+        def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
 
 # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
 PEM_WINDOW = 256 * 1024
@@ -44,19 +46,20 @@ MAX_DEPTH = 4  # e.g. a key in a tar in a gzip, base64-encoded in a YAML file
 CANDIDATES = 200_000
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     # where the key starts in the scanned bytes (a nested key: where its wrapper starts)
     offset: int
     kind: str
     proven: bool  # it parses as a key: no allowlist marker can silence it
 
 
-@dataclass
 class Budget:
     """How many more bytes one file may unpack or decode (a zip bomb stops here, not in memory)."""
 
-    remaining: int = UNPACKED
+    __slots__ = ("remaining",)
+
+    def __init__(self, remaining: int = UNPACKED) -> None:
+        self.remaining = remaining
 
     def take(self, wanted: int) -> int:
         granted = max(0, min(wanted, self.remaining))
@@ -67,9 +70,9 @@ class Budget:
 Handler = Callable[[bytes, "re.Match[bytes]", int, Budget], "tuple[list[Finding], int]"]
 
 
-@dataclass(frozen=True)
-class Detector:
-    present: Callable[[bytes], object]  # a cheap test most files fail (truthy: run the pattern)
+class Detector(NamedTuple):
+    # a cheap test most files fail (truthy: run the pattern); rows may share one (one search)
+    present: Callable[[bytes], object]
     pattern: re.Pattern[bytes]  # opens with a literal where it can: sre then searches fast
     handle: Handler  # -> (findings, offset up to which the bytes are accounted for)
 
@@ -90,14 +93,17 @@ def scan(
     stop = len(data) if stop is None else stop
     findings, covered = _whole_blob(data, depth, budget) if whole else ([], 0)
     covered = max(covered, start)
-    hits = heapq.merge(  # in file order, without holding every candidate at once
-        *(
-            _hits(row, detector.pattern, data, start, stop)
-            for row, detector in enumerate(DETECTORS)
-            if detector.present(data)
-        )
-    )
-    for position, row, match in hits:
+    passed: dict[Callable[[bytes], object], object] = {}
+    searches = []
+    for row, detector in enumerate(DETECTORS):
+        if detector.present not in passed:
+            passed[detector.present] = detector.present(data)
+        if passed[detector.present]:
+            searches.append(_hits(row, detector.pattern, data, start, stop))
+    if not searches:
+        return findings, covered  # most files: no test passed
+    # in file order, without holding every candidate at once
+    for position, row, match in heapq.merge(*searches):
         # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
         # would only find the same thing twice.
         if position >= covered:
@@ -132,11 +138,10 @@ _INTEGER, _OCTETS, _OID, _SEQUENCE = 0x02, 0x04, 0x06, 0x30
 _PKCS = b"\x2a\x86\x48\x86\xf7\x0d\x01"  # OID arc 1.2.840.113549.1
 
 
-@dataclass(frozen=True)
-class _DerShape:
+class _DerShape(NamedTuple):
     kind: str
     tags: tuple[int, ...]  # the tags the outer SEQUENCE's first elements must have
-    count: range  # how many elements it may have
+    sizes: range  # how many elements it may have
     # values its leading INTEGER may take (empty: no leading INTEGER)
     versions: tuple[int, ...] = ()
     algorithms: tuple[bytes, ...] = ()  # prefixes for the OID opening its first inner SEQUENCE
@@ -194,7 +199,7 @@ def der_key(data: bytes, position: int = 0) -> tuple[str, int] | None:
         return None
     tags = tuple(tag for tag, _, _ in elements)
     for shape in _DER_KEYS:
-        if len(elements) in shape.count and tags[: len(shape.tags)] == shape.tags:
+        if len(elements) in shape.sizes and tags[: len(shape.tags)] == shape.tags:
             if (
                 shape.versions
                 and int.from_bytes(data[elements[0][1] : elements[0][2]], "big")
@@ -237,19 +242,25 @@ def _java_keystore(data: bytes) -> str | None:
 # --- whole blobs: DER, key stores, compressed files and archives ---------------------------------
 
 
-class _Decompressor(Protocol):
-    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+def _bzip2() -> _Decompressor:
+    import bz2
+
+    return bz2.BZ2Decompressor()
+
+
+def _xz() -> _Decompressor:
+    import lzma
+
+    return lzma.LZMADecompressor()
 
 
 _COMPRESSIONS: tuple[tuple[bytes, str, Callable[[], _Decompressor]], ...] = (
     (b"\x1f\x8b", "gzip", partial(zlib.decompressobj, wbits=31)),
-    (b"BZh", "bzip2", bz2.BZ2Decompressor),
-    (b"\xfd7zXZ\x00", "xz", lzma.LZMADecompressor),
+    (b"BZh", "bzip2", _bzip2),
+    (b"\xfd7zXZ\x00", "xz", _xz),
 )
-_BROKEN_ARCHIVE = (
-    OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
-    zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
-)  # fmt: skip
+_ZIP_MAGIC = b"PK\x03\x04"
+_PACKED_MAGIC = (*(magic for magic, _, _ in _COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
 
 
 def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], int]:
@@ -264,17 +275,30 @@ def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding],
         return _utf16_findings(
             data.decode(encoding, "replace").encode("utf-8"), depth, budget
         ), len(data)
+    if not data.startswith(_PACKED_MAGIC) and data[257:262] != b"ustar":
+        return [], 0
+    import lzma
+    import tarfile
+    import zipfile
+
     findings: list[Finding] = []
     try:
         for how, content in _unpacked(data, budget):
             findings += _nested(content, depth, budget, 0, how)
-    except _BROKEN_ARCHIVE:
+    except (
+        OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+        zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+    ):  # fmt: skip
         pass  # a damaged archive still gets the plain-byte scan; its readable members were scanned
     return findings, 0
 
 
 def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
     """(how it was wrapped, content) for each member of an archive or a compressed stream."""
+    import io
+    import tarfile
+    import zipfile
+
     for magic, name, decompressor in _COMPRESSIONS:
         if data.startswith(magic):
             # a max_length of 0 would mean "no limit" to zlib
@@ -288,7 +312,7 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
                 content = tar.extractfile(member) if member.isfile() else None
                 if content is not None:
                     yield f"in tar member {member.name}", content.read(budget.take(member.size))
-    elif data.startswith(b"PK\x03\x04"):
+    elif data.startswith(_ZIP_MAGIC):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist()[:ARCHIVE_MEMBERS]:
                 if not info.is_dir():
@@ -370,7 +394,7 @@ def _decoded(characters: str) -> bytes:
     """The bytes of base64 ``characters`` whatever their padding (lost to a join or an escape)."""
     usable = len(characters) - (1 if len(characters) % 4 == 1 else 0)
     try:
-        return base64.b64decode(characters[:usable] + "=" * (-usable % 4))
+        return binascii.a2b_base64(characters[:usable] + "=" * (-usable % 4))
     except binascii.Error:
         return b""
 
@@ -573,7 +597,7 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
     characters of the first base64 group come before that reading."""
     forms = []
     for shift in range(3):
-        encoded = base64.b64encode(bytes(shift) + plain)
+        encoded = binascii.b2a_base64(bytes(shift) + plain, newline=False)
         first = -(-8 * shift // 6)
         forms.append((encoded[first : 8 * (shift + len(plain)) // 6], first))
     return forms
@@ -594,22 +618,21 @@ def _binary(data: bytes) -> bool:
     return b"\x00" in data[:8192]
 
 
-def _has(marker: bytes) -> Callable[[bytes], bool]:
-    return lambda data: marker in data
-
-
 def _found(pattern: bytes) -> Callable[[bytes], object]:
-    # sre finds a short literal faster than `in` does (memchr on its first byte)
+    # sre finds a short literal faster than `in` does (its skips are short for short needles)
     return re.compile(pattern).search
 
 
+# Every private key label has PRIVATE (also URL-encoded), a PuTTY key opens with its header: one
+# search for P finds both. The header pattern then finds all blocks, certificates too, whose bodies
+# it consumes.
+_PRIVATE_OR_PUTTY = _found(b"P(?:RIVATE|uTTY-User-Key-File-)")
+
 # Each row's test is one fast search over the file (for binaries, a look at its head for a NUL), so
-# a clean file costs seven searches; patterns and handlers run only where a test passed.
+# a clean file costs six searches; patterns and handlers run only where a test passed.
 DETECTORS: tuple[Detector, ...] = (
-    # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
-    # blocks, certificates too, whose bodies it consumes
-    Detector(_found(b"PRIVATE"), PEM_HEADER, _pem_block),
-    Detector(_has(b"PuTTY-User-Key-File-"), _PUTTY, _putty_key),
+    Detector(_PRIVATE_OR_PUTTY, PEM_HEADER, _pem_block),
+    Detector(_PRIVATE_OR_PUTTY, _PUTTY, _putty_key),
     Detector(_found(b"AKIA|ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
     Detector(_binary, _DER_KEY_START, _embedded_der),
     Detector(
