@@ -319,19 +319,34 @@ def venv_tool(venvs: Path, package: str, script: str) -> list[str]:
     return [str(executable)]
 
 
+# What pip writes for a console script (pre-commit runs a hook's entry, ``forbid-chef-secrets``,
+# through it; the other tools' scripts read so too).
+CONSOLE_SCRIPT = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from pre_commit_hooks.forbid_chef_secrets import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
+
+
 def our_hook(venvs: Path) -> Tool:
-    """Our hook as pre-commit starts it, from a virtualenv's interpreter (a bare one: the hook
+    """Our hook as pre-commit starts it: its console script in a virtualenv (a bare one: the hook
     needs only the standard library), running this checkout's module. pip byte-compiles what it
     installs, so the other tools never compile their source when they start (not even where
     PYTHONDONTWRITEBYTECODE is set): this checkout's modules are compiled ahead too, into their
     ``__pycache__`` folders, which git ignores."""
     venv = venvs / "forbid-chef-secrets"
-    python = str(venv / "bin" / "python")
-    if not (venv / "bin" / "python").exists():
+    python = venv / "bin" / "python"
+    if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     subprocess.run([python, "-m", "compileall", "-q", str(REPO / "pre_commit_hooks")], check=True)
-    command = [python, "-m", "pre_commit_hooks.forbid_chef_secrets"]
-    return Tool("forbid-chef-secrets", command, our_findings, str(REPO))
+    script = venv / "bin" / "forbid-chef-secrets"
+    script.write_text(CONSOLE_SCRIPT.format(python=python))
+    script.chmod(0o755)
+    return Tool("forbid-chef-secrets", [str(script)], our_findings, str(REPO))
 
 
 def pre_commit_jobs() -> int:
