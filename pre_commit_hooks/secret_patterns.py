@@ -290,28 +290,30 @@ def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding],
         ), len(data)
     if not data.startswith(_PACKED_MAGIC) and data[257:262] != b"ustar":
         return [], 0
-    import lzma
-    import tarfile
-    import zipfile
-
     findings: list[Finding] = []
     try:
         for how, content in _unpacked(data, budget):
             findings += _nested(content, depth, budget, 0, how)
-    except (
-        OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
-        zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
-    ):  # fmt: skip
+    except _archive_errors():  # (evaluated only once something was raised)
         pass  # a damaged archive still gets the plain-byte scan; its readable members were scanned
     return findings, 0
 
 
-def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
-    """(how it was wrapped, content) for each member of an archive or a compressed stream."""
-    import io
+def _archive_errors() -> tuple[type[Exception], ...]:
+    """What a damaged archive or compressed stream raises (its modules load here, not for every
+    archive: zipfile alone takes longer to import than most files take to scan)."""
+    import lzma
     import tarfile
     import zipfile
 
+    return (
+        OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+        zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+    )  # fmt: skip
+
+
+def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
+    """(how it was wrapped, content) for each member of an archive or a compressed stream."""
     for magic, name, decompressor in _COMPRESSIONS:
         if data.startswith(magic):
             # a max_length of 0 would mean "no limit" to zlib
@@ -320,12 +322,18 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
             yield f"{name}-compressed", unpacked
             return
     if data[257:262] == b"ustar":
+        import io
+        import tarfile
+
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             for _, member in zip(range(ARCHIVE_MEMBERS), tar, strict=False):
                 content = tar.extractfile(member) if member.isfile() else None
                 if content is not None:
                     yield f"in tar member {member.name}", content.read(budget.take(member.size))
     elif data.startswith(_ZIP_MAGIC):
+        import io
+        import zipfile
+
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist()[:ARCHIVE_MEMBERS]:
                 if not info.is_dir():
