@@ -17,7 +17,8 @@ as whole files, DER keys also inside other binary files. Nesting is limited to `
 levels and all a file unpacks or decodes shares one ``Budget``.
 
 Every run costs an interpreter start, so this module imports only what a clean file needs: the
-archive and compression modules load when a file is one.
+archive and compression modules load when a file is one, and its classes are plain ones (typing,
+for NamedTuple, would take longer to import than most files take to scan).
 """
 
 from __future__ import annotations
@@ -29,14 +30,6 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from typing import Protocol
-
-    class _Decompressor(Protocol):
-        def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
-
 
 # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
 PEM_WINDOW = 256 * 1024
@@ -49,11 +42,14 @@ MAX_DEPTH = 4  # e.g. a key in a tar in a gzip, base64-encoded in a YAML file
 CANDIDATES = 200_000
 
 
-class Finding(NamedTuple):
-    # where the key starts in the scanned bytes (a nested key: where its wrapper starts)
-    offset: int
-    kind: str
-    proven: bool  # it parses as a key: no allowlist marker can silence it
+class Finding:
+    __slots__ = ("kind", "offset", "proven")
+
+    def __init__(self, offset: int, kind: str, proven: bool) -> None:
+        # where the key starts in the scanned bytes (a nested key: where its wrapper starts)
+        self.offset = offset
+        self.kind = kind
+        self.proven = proven  # it parses as a key: no allowlist marker can silence it
 
 
 class Budget:
@@ -73,11 +69,20 @@ class Budget:
 Handler = Callable[[bytes, "re.Match[bytes]", int, Budget], "tuple[list[Finding], int]"]
 
 
-class Detector(NamedTuple):
-    anchors: tuple[bytes, ...]  # one of them is in any file the row can report (none: no such)
-    present: Callable[[bytes], object]  # a cheap test most files fail (truthy: run the pattern)
-    pattern: re.Pattern[bytes]  # opens with a literal where it can: sre then searches fast
-    handle: Handler  # -> (findings, offset up to which the bytes are accounted for)
+class Detector:
+    __slots__ = ("anchors", "handle", "pattern", "present")
+
+    def __init__(
+        self,
+        anchors: tuple[bytes, ...],
+        present: Callable[[bytes], object],
+        pattern: re.Pattern[bytes],
+        handle: Handler,
+    ) -> None:
+        self.anchors = anchors  # one of them is in any file the row can report (none: no such)
+        self.present = present  # a cheap test most files fail (truthy: run the pattern)
+        self.pattern = pattern  # opens with a literal where it can: sre then searches fast
+        self.handle = handle  # -> (findings, offset up to which the bytes are accounted for)
 
 
 # What scan squeezes out of a file before it looks for the anchors: every byte but the upper-case
@@ -151,13 +156,22 @@ _INTEGER, _OCTETS, _OID, _SEQUENCE = 0x02, 0x04, 0x06, 0x30
 _PKCS = b"\x2a\x86\x48\x86\xf7\x0d\x01"  # OID arc 1.2.840.113549.1
 
 
-class _DerShape(NamedTuple):
-    kind: str
-    tags: tuple[int, ...]  # the tags the outer SEQUENCE's first elements must have
-    sizes: range  # how many elements it may have
-    # values its leading INTEGER may take (empty: no leading INTEGER)
-    versions: tuple[int, ...] = ()
-    algorithms: tuple[bytes, ...] = ()  # prefixes for the OID opening its first inner SEQUENCE
+class _DerShape:
+    __slots__ = ("algorithms", "kind", "sizes", "tags", "versions")
+
+    def __init__(
+        self,
+        kind: str,
+        tags: tuple[int, ...],
+        sizes: range,
+        versions: tuple[int, ...] = (),
+        algorithms: tuple[bytes, ...] = (),
+    ) -> None:
+        self.kind = kind
+        self.tags = tags  # the tags the outer SEQUENCE's first elements must have
+        self.sizes = sizes  # how many elements it may have
+        self.versions = versions  # values its leading INTEGER may take (none: no leading INTEGER)
+        self.algorithms = algorithms  # prefixes for the OID opening its first inner SEQUENCE
 
 
 # Certificates, public keys and CSRs open with a SEQUENCE or two and a BIT STRING: none of these.
@@ -255,25 +269,9 @@ def _java_keystore(data: bytes) -> str | None:
 # --- whole blobs: DER, key stores, compressed files and archives ---------------------------------
 
 
-def _bzip2() -> _Decompressor:
-    import bz2
-
-    return bz2.BZ2Decompressor()
-
-
-def _xz() -> _Decompressor:
-    import lzma
-
-    return lzma.LZMADecompressor()
-
-
-_COMPRESSIONS: tuple[tuple[bytes, str, Callable[[], _Decompressor]], ...] = (
-    (b"\x1f\x8b", "gzip", partial(zlib.decompressobj, wbits=31)),
-    (b"BZh", "bzip2", _bzip2),
-    (b"\xfd7zXZ\x00", "xz", _xz),
-)
+_COMPRESSIONS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _ZIP_MAGIC = b"PK\x03\x04"
-_PACKED_MAGIC = (*(magic for magic, _, _ in _COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
+_PACKED_MAGIC = (*(magic for magic, _ in _COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
 
 
 def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], int]:
@@ -312,12 +310,25 @@ def _archive_errors() -> tuple[type[Exception], ...]:
     )  # fmt: skip
 
 
+def _decompressed(name: str, data: bytes, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``data`` decompressed (bz2 and lzma load only here)."""
+    if name == "gzip":
+        return zlib.decompressobj(wbits=31).decompress(data, limit)
+    if name == "bzip2":
+        import bz2
+
+        return bz2.BZ2Decompressor().decompress(data, limit)
+    import lzma
+
+    return lzma.LZMADecompressor().decompress(data, limit)
+
+
 def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
     """(how it was wrapped, content) for each member of an archive or a compressed stream."""
-    for magic, name, decompressor in _COMPRESSIONS:
+    for magic, name in _COMPRESSIONS:
         if data.startswith(magic):
             # a max_length of 0 would mean "no limit" to zlib
-            unpacked = decompressor().decompress(data, max(budget.remaining, 1))
+            unpacked = _decompressed(name, data, max(budget.remaining, 1))
             budget.take(len(unpacked))
             yield f"{name}-compressed", unpacked
             return
