@@ -31,6 +31,10 @@ from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budge
 CHUNK = 32 * 1024 * 1024
 OVERLAP = 1024 * 1024  # longer than any key window, so a key starting in a chunk ends inside it
 PRAGMA = ALLOWLIST_MARKER.encode()
+# Opening with O_NOFOLLOW fails for a symlink: the open itself tells a file from a link, where an
+# lstat first would cost every file one more system call. O_NONBLOCK: a FIFO does not block it.
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # none on Windows: there lstat asks first
+_OPEN_FLAGS = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0)
 
 
 def file_findings(path: str) -> list[tuple[int, Finding]]:
@@ -38,10 +42,15 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
     found: list[tuple[int, Finding]] = []
     budget = Budget()
     # os.read, not open(): no file object per file (most files are small and clean)
-    descriptor = os.open(path, os.O_RDONLY)
+    descriptor = _opened(path)
+    if descriptor is None:
+        return found
     try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            return found  # a directory (or a FIFO) is no content
         # read(n) allocates n bytes first: ask for no more than the file holds
-        size = os.fstat(descriptor).st_size
+        size = status.st_size
         chunk, base, lines_before, covered = _read(descriptor, min(size, CHUNK + OVERLAP)), 0, 0, 0
         first_chunk = chunk
         while chunk:
@@ -62,6 +71,20 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
     if named is not None and (named.proven or PRAGMA not in _line_at(first_chunk, 0)):
         found.insert(0, (1, named))
     return found
+
+
+def _opened(path: str) -> int | None:
+    """``path`` opened for reading; None for a symlink (git commits its text, not its target) or
+    anything else that is no regular file and cannot be opened (a socket)."""
+    try:
+        if not _NO_FOLLOW and stat.S_ISLNK(os.lstat(path).st_mode):
+            return None
+        return os.open(path, _OPEN_FLAGS)
+    except OSError:
+        # a symlink O_NOFOLLOW refused, or a regular file: then why it cannot be read
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        raise
 
 
 def _read(descriptor: int, wanted: int) -> bytes:
@@ -144,9 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     retval = 0
     for path in filenames:
         try:
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
-                continue  # git commits a symlink's text, not its target; a directory is no content
             found = file_findings(path)
         except OSError as error:
             print(
