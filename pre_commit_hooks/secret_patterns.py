@@ -120,8 +120,9 @@ def scan(
     ]
     if not searches:
         return findings, covered  # most files: no test passed
-    # in file order, without holding every candidate at once
-    for position, row, match in heapq.merge(*searches):
+    # in file order, without holding every candidate at once (one row's are in order already)
+    hits = searches[0] if len(searches) == 1 else heapq.merge(*searches)
+    for position, row, match in hits:
         # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
         # would only find the same thing twice.
         if position >= covered:
