@@ -535,11 +535,10 @@ def _base64_blob(
 ) -> tuple[list[Finding], int]:
     """Decode the base64 text a marker sits in and scan what it encodes.
 
-    Without ``leads`` the marker must open the base64 text; with them, the pattern's group ``i``
-    matched a reading of the marker that ``leads[i]`` characters of its base64 group precede."""
+    Without ``leads`` the marker opens the base64 text (``_base64_opening``); with them, the
+    pattern's group ``i`` matched a reading of the marker that ``leads[i]`` characters of its base64
+    group precede."""
     start = match.start()
-    if not leads and start and data[start - 1] in _BASE64_ALPHABET:
-        return [], match.end()  # the middle of some other base64 text
     lead = leads[match.lastindex - 1] if leads and match.lastindex else 0
     stop = _BASE64_STOP.search(data, start, start + BASE64_RUN)
     end = stop.start() if stop else min(len(data), start + BASE64_RUN)
@@ -636,7 +635,6 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
     return forms
 
 
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _UPPER_OR_DIGIT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 # A PEM inside base64 text (a Kubernetes secret, base64 of a whole config file) at any alignment.
 _PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
@@ -644,7 +642,15 @@ _PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
 _BLOB_MAGIC = (b"\xfe\xed\xfe\xed", b"\x1f\x8b\x08")
 
 
-_BASE64_DER = re.compile(rb"M[A-L][A-Za-z0-9+/]{40}")
+def _base64_opening(first: bytes, rest: bytes) -> re.Pattern[bytes]:
+    """A marker, the byte ``first`` then the expression ``rest``, where it opens a base64 text (no
+    base64 character before it: in the middle of one it is only noise). The look back follows the
+    first byte, so sre still finds candidates by that byte alone; first, it would be tried at every
+    position."""
+    return re.compile(re.escape(first) + rb"(?<![A-Za-z0-9+/]" + re.escape(first) + rb")" + rest)
+
+
+_BASE64_DER = _base64_opening(b"M", rb"[A-L][A-Za-z0-9+/]{40}")
 
 
 def _binary(data: bytes) -> bool:
@@ -685,7 +691,7 @@ DETECTORS: tuple[Detector, ...] = (
         _base64_blob,
     ),
     *(
-        _anchored((form,), re.compile(re.escape(form)), _base64_blob)
+        _anchored((form,), _base64_opening(form[:1], re.escape(form[1:])), _base64_blob)
         for form, _ in (_base64_forms(magic)[0] for magic in _BLOB_MAGIC)
     ),
 )
