@@ -553,9 +553,9 @@ def _utf16(data: bytes) -> str | None:
     ASCII characters fall in its first kilobyte."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # kept as a character: offsets stay even
         return "utf-16-le" if data[0] == 0xFF else "utf-16-be"
-    head = data[:1024]
-    if b"\x00" not in head:
+    if data.find(b"\x00", 0, 1024) < 0:  # (no copy of the head for the many files without)
         return None
+    head = data[:1024]
     odd, even = head[1::2].count(0), head[::2].count(0)
     if len(head) < 16 or (odd and even) or max(odd, even) < len(head) // 4:
         return None
@@ -654,7 +654,7 @@ _BASE64_DER = _base64_opening(b"M", rb"[A-L][A-Za-z0-9+/]{40}")
 
 
 def _binary(data: bytes) -> bool:
-    return b"\x00" in data[:8192]
+    return data.find(b"\x00", 0, 8192) >= 0
 
 
 def _search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
