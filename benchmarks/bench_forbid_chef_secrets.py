@@ -4,11 +4,16 @@ Builds a chef-repo-shaped corpus in a temporary directory (cookbooks with recipe
 templates, files and specs; data bags, roles), plants private keys of different kinds deep inside a
 few files, and salts the clean files with what only looks like a key: certificates, public keys,
 prose naming key headers, AWS's documented example credentials, encrypted data bag items, base64
-and binary data. Each tool runs as pre-commit would run it: one process over the file list, batched
-like xargs when the list is too long for one command line. Each tool gets a virtualenv of its own
-under ``--venvs``, created on first use: detect-private-key's import package is also called
+and binary data. Each tool runs exactly as pre-commit runs a hook that does not ask for
+``require_serial`` (none of the three does), the same way for every tool: the file list shuffled
+with pre-commit's fixed seed, cut into at least one partition per CPU (at most
+``max(4, ceil(files / cpus))`` files each, none longer than the command-line limit), and the
+partitions run concurrently, one per CPU (pre-commit's ``lang_base.run_xargs``,
+``xargs.partition`` and ``xargs.xargs``). Each tool gets a virtualenv of its own under
+``--venvs``, created on first use: detect-private-key's import package is also called
 ``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours is a bare interpreter
-that runs this checkout's module (the hook needs nothing but the standard library).
+that runs this checkout's module (the hook needs nothing but the standard library), byte-compiled
+ahead as pip compiles the modules it installs for the others.
 
 Run from the repository root: ``python benchmarks/bench_forbid_chef_secrets.py``.
 """
@@ -20,6 +25,7 @@ import base64
 import datetime
 import gzip
 import json
+import math
 import os
 import random
 import re
@@ -30,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +48,7 @@ from cryptography.x509.oid import NameOID
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_VENVS = Path.home() / ".cache" / "chef-multiserver-kit" / "bench-venvs"
-ARG_MAX = 2**17  # the command-line budget pre-commit's xargs keeps to on Linux
+PRE_COMMIT_SEED = 1542676187  # pre_commit.lang_base.FIXED_RANDOM_SEED: how it shuffles file lists
 Enc = serialization.Encoding
 Fmt = serialization.PrivateFormat
 
@@ -312,36 +319,83 @@ def venv_tool(venvs: Path, package: str, script: str) -> list[str]:
     return [str(executable)]
 
 
-def our_hook(venvs: Path) -> list[str]:
-    """Our hook as pre-commit starts it, from a virtualenv's interpreter (a bare one: the hook
-    needs only the standard library), running this checkout's module."""
+# What pip writes for a console script (pre-commit runs a hook's entry, ``forbid-chef-secrets``,
+# through it; the other tools' scripts read so too).
+CONSOLE_SCRIPT = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from pre_commit_hooks.forbid_chef_secrets import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
+
+
+def our_hook(venvs: Path) -> Tool:
+    """Our hook as pre-commit starts it: its console script in a virtualenv (a bare one: the hook
+    needs only the standard library), running this checkout's module. pip byte-compiles what it
+    installs, so the other tools never compile their source when they start (not even where
+    PYTHONDONTWRITEBYTECODE is set): this checkout's modules are compiled ahead too, into their
+    ``__pycache__`` folders, which git ignores."""
     venv = venvs / "forbid-chef-secrets"
-    if not (venv / "bin" / "python").exists():
+    python = venv / "bin" / "python"
+    if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    return [str(venv / "bin" / "python"), "-m", "pre_commit_hooks.forbid_chef_secrets"]
+    subprocess.run([python, "-m", "compileall", "-q", str(REPO / "pre_commit_hooks")], check=True)
+    script = venv / "bin" / "forbid-chef-secrets"
+    script.write_text(CONSOLE_SCRIPT.format(python=python))
+    script.chmod(0o755)
+    return Tool("forbid-chef-secrets", [str(script)], our_findings, str(REPO))
 
 
-def batches(command: list[str], files: list[str]) -> list[list[str]]:
-    """The command lines xargs would run: as many files each as fit in ``ARG_MAX``."""
+def pre_commit_jobs() -> int:
+    """How many partitions pre-commit runs at once: one per CPU this process may use."""
+    if "PRE_COMMIT_NO_CONCURRENCY" in os.environ:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def command_line_limit(env: dict[str, str]) -> int:
+    """The longest command line pre-commit builds on POSIX: ARG_MAX less headroom and the
+    environment, kept between 4 KiB and 128 KiB."""
+    environment = 8 * len(env) + sum(len(k) + len(v) + 2 for k, v in env.items())
+    return max(min(os.sysconf("SC_ARG_MAX") - 2048 - environment, 2**17), 2**12)
+
+
+def partitions(command: list[str], files: list[str], jobs: int, limit: int) -> list[list[str]]:
+    """The command lines pre-commit's xargs runs: the shuffled files in partitions of at most
+    ``max(4, ceil(files / jobs))`` names, each within ``limit`` bytes."""
+    shuffled = list(files)
+    random.Random(PRE_COMMIT_SEED).shuffle(shuffled)  # noqa: S311 (pre-commit's fixed order)
+    most = max(4, math.ceil(len(shuffled) / jobs))
+    empty = len(" ".join(command).encode()) + 1
     result: list[list[str]] = []
     current: list[str] = []
-    length = sum(len(part) + 1 for part in command)
-    for name in files:
-        if current and length + len(name) + 1 > ARG_MAX:
+    length = empty
+    for name in shuffled:
+        size = len(name.encode()) + 1
+        if current and (length + size > limit or len(current) >= most):
             result.append([*command, *current])
-            current, length = [], sum(len(part) + 1 for part in command)
+            current, length = [], empty
         current.append(name)
-        length += len(name) + 1
-    return [*result, [*command, *current]] if current else result
+        length += size
+    return [*result, [*command, *current]]
 
 
 def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, set[str]]:
     env = {**os.environ, "PYTHONPATH": tool.pythonpath}
+    jobs = pre_commit_jobs()
+    lines = partitions(tool.command, files, jobs, command_line_limit(env))
+
+    def run(line: list[str]) -> str:
+        return subprocess.run(
+            line, cwd=cwd, env=env, capture_output=True, text=True, check=False
+        ).stdout
+
     started = time.perf_counter()
-    outputs = [
-        subprocess.run(line, cwd=cwd, env=env, capture_output=True, text=True, check=False).stdout
-        for line in batches(tool.command, files)
-    ]
+    with ThreadPoolExecutor(min(len(lines), jobs)) as pool:
+        outputs = list(pool.map(run, lines))
     elapsed = time.perf_counter() - started
     return elapsed, set().union(*(tool.flagged(out) for out in outputs))
 
@@ -390,7 +444,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20260)
     args = parser.parse_args()
 
-    ours = Tool("forbid-chef-secrets", our_hook(args.venvs), our_findings, str(REPO))
+    ours = our_hook(args.venvs)
     private_key = venv_tool(args.venvs, "pre-commit-hooks", "detect-private-key")
     detect_secrets = venv_tool(args.venvs, "detect-secrets", "detect-secrets-hook")
     others = (

@@ -21,30 +21,37 @@ Decisions:
 
 from __future__ import annotations
 
-import argparse
 import os
-import shlex
 import stat
 import sys
 from collections.abc import Sequence
-from pathlib import PurePath
 
 from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
-from pre_commit_hooks.servers import CA_CERTS_DIR, CHEF_DIR
 
 CHUNK = 32 * 1024 * 1024
 OVERLAP = 1024 * 1024  # longer than any key window, so a key starting in a chunk ends inside it
 PRAGMA = ALLOWLIST_MARKER.encode()
+# Opening with O_NOFOLLOW fails for a symlink: the open itself tells a file from a link, where an
+# lstat first would cost every file one more system call. O_NONBLOCK: a FIFO does not block it.
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # none on Windows: there lstat asks first
+_OPEN_FLAGS = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0)
 
 
 def file_findings(path: str) -> list[tuple[int, Finding]]:
     """(line, finding) for each key or credential in the file at ``path``, allowed ones left out."""
     found: list[tuple[int, Finding]] = []
     budget = Budget()
-    with open(path, "rb") as file:  # noqa: PTH123 (a Path per file costs more than a small scan)
+    # os.read, not open(): no file object per file (most files are small and clean)
+    descriptor = _opened(path)
+    if descriptor is None:
+        return found
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            return found  # a directory (or a FIFO) is no content
         # read(n) allocates n bytes first: ask for no more than the file holds
-        size = os.fstat(file.fileno()).st_size
-        chunk, base, lines_before, covered = file.read(min(size + 1, CHUNK + OVERLAP)), 0, 0, 0
+        size = status.st_size
+        chunk, base, lines_before, covered = _read(descriptor, min(size, CHUNK + OVERLAP)), 0, 0, 0
         first_chunk = chunk
         while chunk:
             stop = min(len(chunk), CHUNK)  # keys starting later belong to the next chunk
@@ -57,11 +64,38 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
             covered = base + reach  # the next chunk does not find that key again
             lines_before += chunk.count(b"\n", 0, CHUNK)
             base += CHUNK
-            chunk = chunk[CHUNK:] + file.read(CHUNK)
+            chunk = chunk[CHUNK:] + _read(descriptor, CHUNK)
+    finally:
+        os.close(descriptor)
     named = _named_secret(path, first_chunk, found)
     if named is not None and (named.proven or PRAGMA not in _line_at(first_chunk, 0)):
         found.insert(0, (1, named))
     return found
+
+
+def _opened(path: str) -> int | None:
+    """``path`` opened for reading; None for a symlink (git commits its text, not its target) or
+    anything else that is no regular file and cannot be opened (a socket)."""
+    try:
+        if not _NO_FOLLOW and stat.S_ISLNK(os.lstat(path).st_mode):
+            return None
+        return os.open(path, _OPEN_FLAGS)
+    except OSError:
+        # a symlink O_NOFOLLOW refused, or a regular file: then why it cannot be read
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        raise
+
+
+def _read(descriptor: int, wanted: int) -> bytes:
+    """``wanted`` bytes, fewer only at the end of the file (one read may return less)."""
+    data = os.read(descriptor, wanted)
+    while 0 < len(data) < wanted:
+        more = os.read(descriptor, wanted - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def _numbered(
@@ -87,6 +121,13 @@ def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -
     """What the file's name says it is, when its content did not already say so."""
     if found or not ("data_bag_secret" in path or path.endswith(".pem")) or not content.strip():
         return None
+    if "data_bag_secret" not in path and PEM_HEADER.search(content):
+        return None  # a certificate or public key (a private one was found already)
+    # Imported only for the few files left: servers loads its schema, pathlib is big.
+    from pathlib import PurePath
+
+    from pre_commit_hooks.servers import CA_CERTS_DIR, CHEF_DIR
+
     parts = PurePath(path).parts
     if "data_bag_secret" in parts[-1]:
         return Finding(0, "Chef encrypted data bag secret (by its file name)", True)
@@ -101,6 +142,8 @@ def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -
 
 
 def _remedy(path: str, finding: Finding) -> str:
+    import shlex  # only a file with a secret gets a remedy
+
     quoted = shlex.quote(path)
     allow = "" if finding.proven else f"; if it is no secret, end the line with '{PRAGMA.decode()}'"
     return (
@@ -111,16 +154,19 @@ def _remedy(path: str, finding: Finding) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("filenames", nargs="*", help="Files to check")
-    args = parser.parse_args(argv)
+    filenames = list(sys.argv[1:] if argv is None else argv)
+    if any(name.startswith("-") for name in filenames):
+        # pre-commit passes file names only: argparse, and the modules it loads, would cost each run
+        # more time than most of its files take; it parses what looks like an option (--help)
+        import argparse
+
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+        parser.add_argument("filenames", nargs="*", help="Files to check")
+        filenames = parser.parse_args(filenames).filenames
 
     retval = 0
-    for path in args.filenames:
+    for path in filenames:
         try:
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
-                continue  # git commits a symlink's text, not its target; a directory is no content
             found = file_findings(path)
         except OSError as error:
             print(

@@ -523,3 +523,12 @@ def test_a_key_embedded_anywhere_is_found_on_its_line(
             code = main([str(path)])
     assert code == 1
     assert out.getvalue().startswith(f"{path}:{before.count(chr(10)) + 1 + line}: ")
+
+
+def test_a_base64_pem_just_after_a_base64_der_look_alike_is_found(run: Run) -> None:
+    """A DER-looking run in the middle of base64 text ("MAAA...") hides nothing that follows it."""
+    text = base64.b64encode(b"abc" * 5 + b"\x30\x00\x00" + b"config\n" + key())
+    assert b"MAAA" in text
+    code, out = run({"values.yaml": b"data: " + text + b"\n"})
+    assert code == 1
+    assert out.startswith("values.yaml:1: RSA private key (PKCS#1), base64-encoded")
