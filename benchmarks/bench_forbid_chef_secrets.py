@@ -117,6 +117,29 @@ WORDS = (
     "chef_run",
     "converge",
 )
+# Real cookbooks are not all lower case: constants, classes, platform and service names, environment
+# variables, notes in comments. Sprinkled so that the corpus keeps as few upper-case letters, digits
+# and base64 punctuation as real Ruby (about 5% of its bytes; Debian's Ruby library: 5.4%), since
+# that share is what forbid-chef-secrets' first search costs.
+MIXED_CASE = (
+    "Chef::Log.info",
+    "Chef::Config[:file_cache_path]",
+    "ENV['HOME']",
+    "File.join",
+    "JSON.parse",
+    "Mixlib::ShellOut.new",
+    "RuntimeError",
+    "PATH",
+    "HTTPS",
+    "Nginx",
+    "PostgreSQL",
+    "Ubuntu",
+    "RHEL",
+    "AWS",
+    "TODO:",
+    "NOTE:",
+)
+MIXED_CASE_SHARE = 0.7  # of lines that carry one such word (Ruby lines then squeeze to 5.5%)
 
 
 def text_lines(rng: random.Random, size: int, shape: Callable[[random.Random], str]) -> str:
@@ -129,15 +152,22 @@ def text_lines(rng: random.Random, size: int, shape: Callable[[random.Random], s
     return "\n".join(lines) + "\n"
 
 
+def words_of_a_line(rng: random.Random, low: int, high: int) -> list[str]:
+    words = rng.choices(WORDS, k=rng.randint(low, high))
+    if rng.random() < MIXED_CASE_SHARE:
+        words[rng.randrange(len(words))] = rng.choice(MIXED_CASE)
+    return words
+
+
 def ruby_line(rng: random.Random) -> str:
-    words = rng.choices(WORDS, k=rng.randint(2, 9))
+    words = words_of_a_line(rng, 2, 9)
     return (
         f"{'  ' * rng.randint(0, 3)}{words[0]} '{'/'.join(words[1:3])}' do # {' '.join(words[3:])}"
     )
 
 
 def erb_line(rng: random.Random) -> str:
-    words = rng.choices(WORDS, k=rng.randint(2, 8))
+    words = words_of_a_line(rng, 2, 8)
     return f"{words[0]} = <%= node['{words[1]}']['{words[-1]}'] %> # {' '.join(words[2:])}"
 
 
