@@ -8,11 +8,13 @@ every test here needs them in pre_commit_hooks/."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pre_commit_hooks import pipeline_targets
+from pre_commit_hooks.cli.main import main as chef_multiserver
 from tests.buildspec_rehearsal import (
     Rehearsal,
     build_env,
@@ -93,12 +96,12 @@ def uploads(rehearsal: Rehearsal) -> dict[str, dict[str, Any]]:
     return {call["chef_server"]: call for call in calls}
 
 
-def result_table(output: str) -> dict[str, str]:
+def result_table(output: str, servers: list[str] = SERVERS) -> dict[str, str]:
     """The build's per-server table: server -> ok or FAILED."""
     lines = output.splitlines()
     header = next(n for n, line in enumerate(lines) if line.split()[:2] == ["server", "result"])
     rows = [line.split() for line in lines[header + 1:]]
-    return {row[0]: row[1] for row in rows if row and row[0] in SERVERS}
+    return {row[0]: row[1] for row in rows if row and row[0] in servers}
 
 
 def test_each_server_gets_one_upload_with_its_own_key_over_verified_tls(
@@ -172,3 +175,34 @@ def test_uploads_run_side_by_side(build: Build) -> None:
     assert rehearsal.returncode == 0, rehearsal.output
     spans = [(call["started"], call["ended"]) for call in uploads(rehearsal).values()]
     assert max(start for start, _ in spans) < min(end for _, end in spans)
+
+
+def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
+    build: Build, endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lifecycle a user follows: add-server and put-key, commit, push; the build finds the new
+    server by itself and uploads to it with the key put-key stored."""
+    aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials")}
+    for variable, value in aws.items():
+        monkeypatch.setenv(variable, value)
+    boto3.client("s3").put_public_access_block(Bucket=KEY_BUCKET, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    key = tmp_path / "chef-new.pem"
+    key.write_bytes(private_key_pem())
+    monkeypatch.chdir(build.repo / "cookbooks")  # anywhere inside the repository
+
+    assert chef_multiserver(["add-server", "chef-new", "--region", "eu-west-1",
+                             "--url", "https://chef-new.example.com/organizations/default"]) == 0
+    assert chef_multiserver(["put-key", "chef-new", "--key", str(key), "--bucket", KEY_BUCKET]) == 0
+    git_commit(build.repo, "Add chef-new", ".chef/chef-new/config.yml")
+    rehearsal = build.run()
+
+    assert rehearsal.returncode == 0, rehearsal.output
+    done = uploads(rehearsal)
+    assert sorted(done) == sorted([*SERVERS, "chef-new"])
+    assert done["chef-new"]["key_sha256"] == hashlib.sha256(key.read_bytes()).hexdigest()
+    assert result_table(rehearsal.output, [*SERVERS, "chef-new"]) == dict.fromkeys(done, "ok")
