@@ -324,3 +324,19 @@ def test_prints_the_outputs(
         "Outputs:\n  CloneUrlHttp: https://git.example/v1/repos/chef\n  PipelineName: chef-pipeline"
         in out
     )
+
+
+# moto warns of each resource type it records without modelling (CodeCommit, CodeBuild,
+# CodePipeline, S3 bucket policies); its server thread would turn the warning into an error.
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
+def test_deploys_the_generated_pipeline_template(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The repository's own cloudformation/pipeline.yml, as generated; moto creates its buckets,
+    roles and Lambda, and records but does not model CodeCommit, CodeBuild and CodePipeline."""
+    code, out, err = deploy(capsys)
+
+    assert code == 0, err
+    assert stack()["StackStatus"] == "CREATE_COMPLETE"
+    assert parameters()["KeyBucket"] == "chef-keys"
+    assert "Add      ChefClientFunction (AWS::Lambda::Function)" in out

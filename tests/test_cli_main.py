@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,36 @@ def test_no_credentials(
         "chef-multiserver doctor: no AWS credentials found: run 'aws configure' "
         "(or 'aws sso login'), set AWS_PROFILE, or pass --profile\n"
     )
+
+
+def test_an_endpoint_that_answers_with_no_aws_response(
+    repo: Path, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A proxy's error page where AWS would answer: one line, no traceback."""
+
+    class ErrorPage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"<!doctype html><title>500 Internal Server Error</title>")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), ErrorPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setattr(cli_aws, "MAX_ATTEMPTS", 1)
+    try:
+        result = run(capsys, "deploy", "--stack", "chef-pipeline", "--key-bucket", "b")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert result.code == 1
+    assert result.err == (
+        "chef-multiserver deploy: the answer from AWS could not be read: check AWS_ENDPOINT_URL "
+        "and any proxy between this machine and AWS\n")
 
 
 def test_an_endpoint_that_cannot_be_reached(

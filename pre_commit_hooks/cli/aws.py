@@ -20,6 +20,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
+from botocore.parsers import ResponseParserError
 
 # Throttling and transient errors are retried with backoff by botocore itself (standard mode);
 # only what is still failing after these attempts reaches the user.
@@ -57,8 +58,12 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def error_message(error: BotoCoreError | ClientError) -> str:
+def error_message(error: BotoCoreError | ClientError | ResponseParserError) -> str:
     """One line saying what went wrong with AWS and what to do about it."""
+    if isinstance(error, ResponseParserError):
+        # What a proxy or a wrong AWS_ENDPOINT_URL sends: a page where AWS would answer.
+        return ("the answer from AWS could not be read: check AWS_ENDPOINT_URL and any proxy "
+                "between this machine and AWS")
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return (
             "no AWS credentials found: run 'aws configure' (or 'aws sso login'), "

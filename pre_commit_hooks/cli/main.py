@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from pre_commit_hooks import __version__
 from pre_commit_hooks.cli import aws as cli_aws
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command(repo, args, aws)
     except CommandError as error:
         print(f"{PROG} {args.command}: {error}", file=sys.stderr)
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, ResponseParserError) as error:
         print(f"{PROG} {args.command}: {cli_aws.error_message(error)}", file=sys.stderr)
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
