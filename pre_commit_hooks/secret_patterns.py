@@ -526,10 +526,22 @@ def _putty_key(
     ], reach
 
 
-_BASE64_STOP = re.compile(
-    rb"[^A-Za-z0-9+/\s\\]"
-)  # what ends a (wrapped, indented, escaped) base64 text
+# A (wrapped, indented, escaped) base64 text: matched as a run, twice as fast as a search for the
+# first byte outside it.
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/\s\\]*")
 _BASE64_NOISE = re.compile(rb"\\[rn]|[^A-Za-z0-9+/]")
+_NOT_BASE64 = bytes(
+    byte
+    for byte in range(256)
+    if byte not in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
+
+
+def _base64_characters(text: bytes) -> bytes:
+    """``text`` without its line breaks, indentation, quotes and escaped line breaks. Without a
+    backslash there is no escape, and one translate drops the rest far faster than a substitution
+    of each of the many line breaks of wrapped base64."""
+    return _BASE64_NOISE.sub(b"", text) if b"\\" in text else text.translate(None, _NOT_BASE64)
 
 
 def _base64_blob(
@@ -542,10 +554,10 @@ def _base64_blob(
     group precede."""
     start = match.start()
     lead = leads[match.lastindex - 1] if leads and match.lastindex else 0
-    stop = _BASE64_STOP.search(data, start, start + BASE64_RUN)
-    end = stop.start() if stop else min(len(data), start + BASE64_RUN)
-    before = _BASE64_NOISE.sub(b"", data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
-    characters = before + _BASE64_NOISE.sub(b"", data[start:end])
+    # (a run of none or more always matches)
+    end = _BASE64_TEXT.match(data, start, start + BASE64_RUN).end()  # type: ignore[union-attr]
+    before = _base64_characters(data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
+    characters = before + _base64_characters(data[start:end])
     content = _decoded(characters[: budget.take(len(characters))].decode("ascii"))
     return _nested(content, depth, budget, start, "base64-encoded"), end
 

@@ -532,3 +532,24 @@ def test_a_base64_pem_just_after_a_base64_der_look_alike_is_found(run: Run) -> N
     code, out = run({"values.yaml": b"data: " + text + b"\n"})
     assert code == 1
     assert out.startswith("values.yaml:1: RSA private key (PKCS#1), base64-encoded")
+
+
+@pytest.mark.parametrize(
+    ("name", "line_break"),
+    [
+        ("key.b64", b"\n"),
+        ("windows.b64", b"\r\n"),
+        ("data_bag.json", b"\\n"),
+        ("x.json", b"\\r\\n"),
+    ],
+)
+def test_base64_der_wrapped_in_line_breaks_or_escaped_ones_is_found(
+    run: Run, name: str, line_break: bytes
+) -> None:
+    """Wrapped base64 loses its line breaks in one translate; escaped ones (a JSON string's "\\n")
+    go through the substitution that knows them."""
+    text = base64.b64encode(keymaterial.der_keys()[RSA])
+    wrapped = line_break.join(text[i : i + 64] for i in range(0, len(text), 64))
+    code, out = run({name: b'{"key": "' + wrapped + b'"}\n'})
+    assert code == 1
+    assert out.startswith(f"{name}:1: RSA private key (PKCS#1), base64-encoded"), out
