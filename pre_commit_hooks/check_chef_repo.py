@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pre_commit_hooks import pipeline_targets, repo_files, servers
 
-KNIFE_RB = f"{servers.CHEF_DIR}/knife.rb"
+KNIFE_RB = servers.KNIFE_RB
 TEXT_MAX_BYTES = 1024 * 1024
 # What makes a knife.rb the kit's: a server picked by CHEF_SERVER and read from its config.yml.
 KNIFE_MARKERS = {
@@ -43,8 +43,7 @@ def find_repo(cwd: Path) -> tuple[Path, bool]:
                              text=True, check=True, timeout=30).stdout.rstrip("\n")
         return Path(top), True
     except (OSError, subprocess.SubprocessError):
-        found = next((d for d in (cwd, *cwd.parents) if (d / KNIFE_RB).is_file()), cwd)
-        return found, False
+        return servers.enclosing_repo(cwd) or cwd, False
 
 
 def git_fields(repo: Path, *args: str, paths: Sequence[str] = ()) -> list[str]:

@@ -20,6 +20,7 @@ CHEF_DIR = ".chef"
 CONFIG_FILE = "config.yml"
 KEY_FILE = "private.pem"
 CA_CERTS_DIR = "ca_certs"
+KNIFE_RB = f"{CHEF_DIR}/knife.rb"  # what marks a repository's root
 # The EC2 tag that marks a server's nodes, unless its config.yml names another: chef-server=<name>.
 DEFAULT_TAG_KEY = "chef-server"
 
@@ -130,3 +131,8 @@ def server_dirs(repo: Path) -> dict[str, Path]:
     chef_dir = repo / CHEF_DIR
     found = sorted(chef_dir.glob(f"*/{CONFIG_FILE}")) if chef_dir.is_dir() else []
     return {path.parent.name: path.parent for path in found}
+
+
+def enclosing_repo(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` with a .chef/knife.rb: the repository's root."""
+    return next((path for path in (start, *start.parents) if (path / KNIFE_RB).is_file()), None)

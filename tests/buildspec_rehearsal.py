@@ -27,6 +27,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests import moto_server
+
 # The kit's console scripts the buildspec calls, and the modules behind them.
 CONSOLE_SCRIPTS = {
     "forbid-chef-secrets": "pre_commit_hooks.forbid_chef_secrets",
@@ -132,10 +134,7 @@ def build_env(bin_dir: Path, kit_root: Path, endpoint: str, build_tmp: Path, ber
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(kit_root),
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **moto_server.environment(endpoint),
         "TMPDIR": str(build_tmp),
         "BERKS_LOG": str(berks_log),
         **variables,
@@ -166,8 +165,7 @@ def private_key_pem() -> bytes:
 def store_keys(endpoint: str, bucket: str, servers: list[str]) -> dict[str, str]:
     """Put a fresh key per server into ``bucket`` as <server>/private.pem, encrypted with SSE-KMS
     under a key of its own; the sha256 of each key by server."""
-    options: dict[str, Any] = {"endpoint_url": endpoint, "region_name": "us-east-1",
-                               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    options = moto_server.client_options(endpoint)
     s3 = boto3.client("s3", **options)
     kms_key = boto3.client("kms", **options).create_key()["KeyMetadata"]["Arn"]
     s3.create_bucket(Bucket=bucket)

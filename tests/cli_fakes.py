@@ -23,8 +23,8 @@ from cryptography.x509.oid import NameOID
 
 from pre_commit_hooks.cli import aws as cli_aws
 from pre_commit_hooks.cli import main as cli
+from tests.moto_server import REGION
 
-REGION = "us-east-1"
 # The two servers of the generated repository; both use the Chef user "pivotal".
 SERVERS = {
     "chef-east": {

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import moto_server
-from tests.cli_fakes import REGION, SERVERS
+from tests.cli_fakes import SERVERS
 from tests.conftest import bake_into
 
 
@@ -44,8 +44,6 @@ def aws(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for variable, value in moto_server.environment(moto_endpoint).items():
+        monkeypatch.setenv(variable, value)
     return moto_endpoint

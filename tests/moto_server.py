@@ -42,3 +42,8 @@ def client_options(endpoint: str) -> ClientOptions:
         "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     }
+
+
+def environment(endpoint: str) -> dict[str, str]:
+    """The AWS_* variables that send boto3 and the AWS CLI to the moto server at ``endpoint``."""
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, **CREDENTIALS}

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from pre_commit_hooks import pipeline_targets
 from pre_commit_hooks.cli.main import main as chef_multiserver
+from tests import moto_server
 from tests.buildspec_rehearsal import (
     Rehearsal,
     build_env,
@@ -182,9 +183,7 @@ def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
 ) -> None:
     """The lifecycle a user follows: add-server and put-key, commit, push; the build finds the new
     server by itself and uploads to it with the key put-key stored."""
-    aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+    aws = {**moto_server.environment(endpoint), "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials")}
     for variable, value in aws.items():
         monkeypatch.setenv(variable, value)

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests import moto_server
 from tests.conftest import bake_into, make_servers
 from tests.moto_server import ClientOptions, client_options, moto_endpoint
 
@@ -154,10 +155,7 @@ def test_the_readmes_deploy_command_deploys_the_stack(
     readme = (repo / "README.md").read_text("utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
     [command] = [block for block in blocks if "aws cloudformation deploy" in block]
-    environment = {**os.environ, "AWS_ENDPOINT_URL": aws["endpoint_url"],
-                   "AWS_ACCESS_KEY_ID": aws["aws_access_key_id"],
-                   "AWS_SECRET_ACCESS_KEY": aws["aws_secret_access_key"],
-                   "AWS_DEFAULT_REGION": aws["region_name"]}
+    environment = {**os.environ, **moto_server.environment(aws["endpoint_url"])}
 
     run = subprocess.run(["bash", "-euc", command.replace("KEY_BUCKET", "readme-keys")], cwd=repo,
                          env=environment, capture_output=True, text=True, check=False, timeout=300)

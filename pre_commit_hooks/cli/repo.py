@@ -6,8 +6,6 @@ from pathlib import Path
 
 from pre_commit_hooks import servers
 
-KNIFE_RB = "knife.rb"
-
 
 class CommandError(Exception):
     """A problem the user can fix; its text is the one line chef-multiserver prints."""
@@ -15,13 +13,13 @@ class CommandError(Exception):
 
 def find_repo(start: Path) -> Path:
     """The generated repository holding ``start``: the nearest directory with .chef/knife.rb."""
-    for directory in (start, *start.parents):
-        if (directory / servers.CHEF_DIR / KNIFE_RB).is_file():
-            return directory
-    raise CommandError(
-        f"{start} is not inside a chef-multiserver repository (no {servers.CHEF_DIR}/{KNIFE_RB} "
-        "here or above): cd into one"
-    )
+    repo = servers.enclosing_repo(start)
+    if repo is None:
+        raise CommandError(
+            f"{start} is not inside a chef-multiserver repository (no {servers.KNIFE_RB} "
+            "here or above): cd into one"
+        )
+    return repo
 
 
 def existing_server(repo: Path, name: str) -> Path:
