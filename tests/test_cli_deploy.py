@@ -24,7 +24,8 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from pre_commit_hooks.cli import aws as cli_aws
 from pre_commit_hooks.cli import deploy as cli_deploy
-from tests.cli_fakes import REGION, Result, aws_client, run
+from tests.cli_fakes import Result, aws_client, run
+from tests.moto_server import REGION
 
 pytest_plugins = ("tests.cli_fixtures",)
 
