@@ -28,8 +28,8 @@ import bisect
 import heapq
 import re
 import zlib
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Callable, Collection, Iterator
+from functools import cache, partial
 
 # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
 PEM_WINDOW = 256 * 1024
@@ -70,17 +70,17 @@ Handler = Callable[[bytes, "re.Match[bytes]", int, Budget], "tuple[list[Finding]
 
 
 class Detector:
-    __slots__ = ("anchors", "handle", "pattern", "present")
+    __slots__ = ("handle", "pattern", "present", "squeezed")
 
     def __init__(
         self,
-        anchors: tuple[bytes, ...],
+        squeezed: Callable[[bytes], object],
         present: Callable[[bytes], object],
         pattern: re.Pattern[bytes],
         handle: Handler,
     ) -> None:
-        self.anchors = anchors  # one of them is in any file the row can report (none: no such)
-        self.present = present  # a cheap test most files fail (truthy: run the pattern)
+        self.squeezed = squeezed  # a search of squeezed bytes any file the row can report passes
+        self.present = present  # a cheap test of the file most files fail (truthy: run the pattern)
         self.pattern = pattern  # opens with a literal where it can: sre then searches fast
         self.handle = handle  # -> (findings, offset up to which the bytes are accounted for)
 
@@ -91,9 +91,9 @@ class Detector:
 # one pass over the file (a translate) and one search of those few bytes per row replace a search
 # of the whole file per row. Base64, binary and upper-case text squeeze poorly and cost a third
 # more than before; source and configuration files, most of a repository, cost a third less.
-_SQUEEZED_OUT = bytes(
-    byte for byte in range(256) if byte not in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
-)
+_UPPER_OR_DIGIT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_SQUEEZED_IN = _UPPER_OR_DIGIT + b"+/"
+_SQUEEZED_OUT = bytes(byte for byte in range(256) if byte not in _SQUEEZED_IN)
 
 
 def scan(
@@ -110,15 +110,20 @@ def scan(
     ``whole``: ``data`` begins a file or blob, so it may be a DER key, a keystore or an archive."""
     budget = Budget() if budget is None else budget
     stop = len(data) if stop is None else stop
-    findings, covered = _whole_blob(data, depth, budget) if whole else ([], 0)
+    findings, covered = (
+        _whole_blob(data, depth, budget)
+        # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
+        if whole and (data[:1] in _BLOB_FIRST_BYTES or data.find(b"\x00", 0, 1024) >= 0)
+        else ([], 0)
+    )
     covered = max(covered, start)
-    # An anchor in the file is in its squeezed bytes too, squeezed the same way (the bytes deleted
-    # from inside it are deleted around it): a row whose squeezed anchors are missing finds nothing.
+    # What a row looks for is in the squeezed bytes too, squeezed the same way (the bytes deleted
+    # from inside it are deleted around it): a row whose squeezed search fails finds nothing.
     squeezed = data.translate(None, _SQUEEZED_OUT)
     searches = [
-        _hits(row, detector.pattern, data, start, stop)
-        for row, detector in enumerate(DETECTORS)
-        if _SQUEEZED_ANCHORS[row](squeezed) and detector.present(data)
+        _hits(row, DETECTORS[row].pattern, data, start, stop)
+        for row, in_squeezed, present in _TESTS
+        if in_squeezed(squeezed) and present(data)
     ]
     if not searches:
         return findings, covered  # most files: no test passed
@@ -193,6 +198,44 @@ _DER_KEYS = (
 )
 
 
+# How each of those opens, one set of possible values per byte: a SEQUENCE, in any length form,
+# around a version INTEGER (0, 1 or 3) and the element after it, or around the encryption algorithm
+# of an encrypted PKCS#8 key (a SEQUENCE opening with a PKCS#5 or PKCS#12 OID; such a key is 128
+# bytes to 64 KiB long). Certificates, public keys and CSRs open otherwise. Where a key may start in
+# binary data and in base64 text derive from these (``_DER_KEY_START``, ``_BASE64_DER``).
+_ANY = range(256)
+_SEQUENCE_LENGTHS = (
+    (range(0x02, 0x80),),
+    ((0x81,), range(0x80, 0x100)),
+    ((0x82,), range(1, 256), _ANY),
+    ((0x83,), range(1, 256), _ANY, _ANY),
+)
+_VERSIONED = ((_INTEGER,), (1,), (0, 1, 3), (_INTEGER, _OCTETS, _SEQUENCE))
+_ENCRYPTED = ((_SEQUENCE,), range(0x80), (_OID,), (9, 10), *((byte,) for byte in _PKCS), (5, 12))
+_DER_KEY_HEADS = (
+    *(((_SEQUENCE,), *length, *_VERSIONED) for length in _SEQUENCE_LENGTHS),
+    *(((_SEQUENCE,), *length, *_ENCRYPTED) for length in _SEQUENCE_LENGTHS[1:3]),
+)
+
+
+@cache  # the heads repeat their sets
+def _one_of(symbols: Collection[int]) -> bytes:
+    """A regular expression for any one byte of ``symbols`` (runs written as ranges)."""
+    runs: list[list[int]] = []
+    for symbol in sorted(symbols):
+        if runs and runs[-1][1] == symbol - 1:
+            runs[-1][1] = symbol
+        else:
+            runs.append([symbol, symbol])
+    if len(runs) == 1 and runs[0][0] == runs[0][1]:
+        return re.escape(bytes(runs[0][:1]))
+    ranges = (
+        re.escape(bytes([low])) + (b"-" + re.escape(bytes([high])) if high > low else b"")
+        for low, high in runs
+    )
+    return b"[" + b"".join(ranges) + b"]"
+
+
 def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int] | None:
     """(tag, content start, content end) of the DER element at ``position``, ending by ``end``."""
     if position + 2 > end:
@@ -249,9 +292,12 @@ def _algorithm_in(data: bytes, sequence: tuple[int, int, int], prefixes: tuple[b
     return oid is not None and oid[0] == _OID and data[oid[1] : oid[2]].startswith(prefixes)
 
 
+_KEYSTORE_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")  # JKS, JCEKS
+
+
 def _java_keystore(data: bytes) -> str | None:
     """Which secret a JKS or JCEKS key store holds, walking its entries; None for a trust store."""
-    if not data.startswith((b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")) or len(data) < 12:
+    if not data.startswith(_KEYSTORE_MAGIC) or len(data) < 12:
         return None
     version, count = int.from_bytes(data[4:8], "big"), int.from_bytes(data[8:12], "big")
     position = 12
@@ -275,6 +321,10 @@ def _java_keystore(data: bytes) -> str | None:
 _COMPRESSIONS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _ZIP_MAGIC = b"PK\x03\x04"
 _PACKED_MAGIC = (*(magic for magic, _ in _COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
+_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (else told by its NULs)
+_BLOB_FIRST_BYTES = bytes(
+    {_SEQUENCE, *(magic[0] for magic in (*_KEYSTORE_MAGIC, *_PACKED_MAGIC, *_BYTE_ORDER_MARKS))}
+)
 
 
 def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], int]:
@@ -565,7 +615,7 @@ def _base64_blob(
 def _utf16(data: bytes) -> str | None:
     """The codec of UTF-16 text: named by its byte order mark, else told by where the NULs of its
     ASCII characters fall in its first kilobyte."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # kept as a character: offsets stay even
+    if data.startswith(_BYTE_ORDER_MARKS):  # kept as a character: offsets stay even
         return "utf-16-le" if data[0] == 0xFF else "utf-16-be"
     if data.find(b"\x00", 0, 1024) < 0:  # (no copy of the head for the many files without)
         return None
@@ -587,12 +637,7 @@ def _utf16_findings(text: bytes, depth: int, budget: Budget) -> list[Finding]:
     ]
 
 
-_DER_KEY_START = re.compile(
-    # SEQUENCE (any length form), INTEGER version 0, 1 or 3, then INTEGER, OCTET STRING or SEQUENCE
-    rb"\x30(?:[\x02-\x7f]|\x81[\x80-\xff]|\x82[\x01-\xff].|\x83[\x01-\xff]..)"
-    rb"\x02\x01[\x00\x01\x03][\x02\x04\x30]",
-    re.DOTALL,
-)
+_DER_KEY_START = re.compile(b"|".join(b"".join(map(_one_of, head)) for head in _DER_KEY_HEADS))
 
 
 def _embedded_der(
@@ -649,7 +694,6 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
     return forms
 
 
-_UPPER_OR_DIGIT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 # A PEM inside base64 text (a Kubernetes secret, base64 of a whole config file) at any alignment.
 _PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
 # The base64 of a key store or archive: JKS and gzip (helm and Kubernetes binaryData) open so.
@@ -664,7 +708,49 @@ def _base64_opening(first: bytes, rest: bytes) -> re.Pattern[bytes]:
     return re.compile(re.escape(first) + rb"(?<![A-Za-z0-9+/]" + re.escape(first) + rb")" + rest)
 
 
-_BASE64_DER = _base64_opening(b"M", rb"[A-L][A-Za-z0-9+/]{40}")
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _base64_of(head: tuple[Collection[int], ...]) -> list[frozenset[int]]:
+    """For each base64 character the bytes of ``head`` decide, the characters it can be where base64
+    text opens with one byte of each of those sets."""
+    characters = []
+    for position in range(len(head) * 8 // 6):
+        bit = 6 * position
+        # the character is the 6 bits of two bytes that start ``shift`` bits from their end
+        index, shift = bit // 8, 10 - bit % 8
+        high = {(byte << 8 >> shift) & 63 for byte in head[index]}
+        low = {byte >> shift for byte in head[index + 1]} if shift < 8 else {0}
+        characters.append(frozenset(_BASE64_ALPHABET[one | two] for one in high for two in low))
+    return characters
+
+
+def _squeezed_form(characters: list[frozenset[int]]) -> bytes:
+    """A regular expression for what ``scan`` keeps of text that ``characters`` match: a character
+    it always squeezes out is gone, one it may squeeze out is optional (a run of those is one
+    bounded repeat, which costs a search less backtracking; a trailing one constrains nothing)."""
+    pieces = []
+    maybe: set[int] = set()  # the run of optional characters so far
+    optional = 0
+    for options in characters:
+        kept = options.intersection(_SQUEEZED_IN)
+        if kept and kept != options:
+            maybe |= kept
+            optional += 1
+        elif kept:
+            if optional:
+                pieces.append(_one_of(frozenset(maybe)) + b"{0,%d}" % optional)
+                maybe, optional = set(), 0
+            pieces.append(_one_of(kept))
+    return b"".join(pieces)
+
+
+# Base64 text that opens with a DER key or key store: every head begins with "M" (the SEQUENCE tag).
+_BASE64_DER_HEADS = [_base64_of(head) for head in _DER_KEY_HEADS]
+_BASE64_DER = _base64_opening(
+    b"M",
+    b"(?:" + b"|".join(b"".join(map(_one_of, head[1:])) for head in _BASE64_DER_HEADS) + b")",
+)
 
 
 def _binary(data: bytes) -> bool:
@@ -678,8 +764,11 @@ def _search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
 
 
 def _anchored(anchors: tuple[bytes, ...], pattern: re.Pattern[bytes], handle: Handler) -> Detector:
-    """A row whose test is a search of the file for its anchors."""
-    return Detector(anchors, _search_for(anchors), pattern, handle)
+    """A row whose tests are searches for its anchors, one of which is in any file it reports."""
+    # Any part of a squeezed anchor is in the squeezed bytes too: sre, which looks for an anchor's
+    # first byte, is faster from the byte after a "/", the most common byte a squeeze keeps (paths).
+    squeezed = tuple(anchor.translate(None, _SQUEEZED_OUT).lstrip(b"/") for anchor in anchors)
+    return Detector(_search_for(squeezed), _search_for(anchors), pattern, handle)
 
 
 # Patterns and handlers run only where a row's anchors are in the squeezed bytes and its test
@@ -691,15 +780,14 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"PuTTY-User-Key-File-",), _PUTTY, _putty_key),
     _anchored((b"AKIA", b"ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
     # a binary file (a NUL in its head) may hold a DER key anywhere
-    Detector((), _binary, _DER_KEY_START, _embedded_der),
+    Detector(_search_for(()), _binary, _DER_KEY_START, _embedded_der),
     _anchored(
         (b"LS0t",),  # base64 of "---", in every alignment of "-----"
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
         partial(_base64_blob, leads=tuple(lead for _, lead in _PEM_IN_BASE64)),
     ),
-    # base64 DER: a SEQUENCE with a short, 1-byte or 2-byte length reads M[A-H], MI[E-H], MI[I-L]
     Detector(
-        tuple(b"M" + bytes([letter]) for letter in b"ABCDEFGHIJKL"),
+        re.compile(b"|".join(map(_squeezed_form, _BASE64_DER_HEADS))).search,
         _BASE64_DER.search,
         _BASE64_DER,
         _base64_blob,
@@ -709,7 +797,5 @@ DETECTORS: tuple[Detector, ...] = (
         for form, _ in (_base64_forms(magic)[0] for magic in _BLOB_MAGIC)
     ),
 )
-_SQUEEZED_ANCHORS = tuple(
-    _search_for(tuple(anchor.translate(None, _SQUEEZED_OUT) for anchor in detector.anchors))
-    for detector in DETECTORS
-)
+# (row, squeezed test, test) for each row, looked up once rather than for every file
+_TESTS = tuple((row, row_.squeezed, row_.present) for row, row_ in enumerate(DETECTORS))

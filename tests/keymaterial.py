@@ -102,6 +102,9 @@ def der_keys() -> dict[str, bytes]:
         "rsa-pkcs8": pem(rsa_key(), Format.PKCS8, encoding=Encoding.DER),
         "rsa-pkcs8-encrypted": pem(rsa_key(), Format.PKCS8, encrypted=True, encoding=Encoding.DER),
         "ec-sec1": pem(ec_key(), Format.TraditionalOpenSSL, encoding=Encoding.DER),
+        "ec-pkcs8": pem(ec_key(), Format.PKCS8, encoding=Encoding.DER),
+        "ec-pkcs8-encrypted": pem(ec_key(), Format.PKCS8, encrypted=True, encoding=Encoding.DER),
+        "dsa": pem(dsa_key(), Format.TraditionalOpenSSL, encoding=Encoding.DER),
         "ed25519-pkcs8": pem(ed25519_key(), Format.PKCS8, encoding=Encoding.DER),
         "pkcs12": pkcs12_store(),
     }

@@ -219,16 +219,6 @@ def test_keys_are_found_however_they_are_embedded(run: Run, embedding: str, key_
         ("keystore.jceks", lambda: keymaterial.java_keystore("JCEKS"), "Java key store"),
         ("keystore.yaml", lambda: k8s_secret(keymaterial.java_keystore()), "Java key store"),
         ("p12.yaml", lambda: k8s_secret(keymaterial.pkcs12_store()), "PKCS#12"),
-        (
-            "blob.bin",
-            lambda: os.urandom(999) + keymaterial.der_keys()[RSA] + os.urandom(99),
-            "RSA private",
-        ),
-        (
-            "der-in-yaml",
-            lambda: b"k: " + base64.b64encode(keymaterial.der_keys()["ec-sec1"]),
-            "EC private",
-        ),
         ("aws", lambda: aws_credentials(), "AWS access key id with its secret access key"),
         ("encrypted_data_bag_secret", lambda: os.urandom(384).hex().encode(), "data bag secret"),
         (
@@ -256,6 +246,59 @@ def test_binary_keys_are_found_whatever_the_file_is_called(
     code, out = run({file_name: keymaterial.der_keys()[der_name]})
     assert code == 1
     assert out.startswith(f"{file_name}:1: ")
+
+
+def der(tag: int, content: bytes) -> bytes:
+    """A DER element, its length in the short or the long form as DER requires."""
+    length = len(content)
+    if length < 0x80:
+        return bytes([tag, length]) + content
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def key_store_over_64_kib() -> bytes:
+    """A PKCS#12-shaped store (version 3, then data content) so large its length takes 3 bytes;
+    the others cover the short, 1-byte and 2-byte length forms."""
+    data_oid = der(0x06, bytes.fromhex("2a864886f70d010701"))
+    content = der(0xA0, der(0x04, os.urandom(70_000)))
+    return der(0x30, der(0x02, b"\x03") + der(0x30, data_oid + content))
+
+
+def der_material() -> dict[str, bytes]:
+    return {**keymaterial.der_keys(), "pkcs12-over-64-kib": key_store_over_64_kib()}
+
+
+def wrapped_in_json(text: bytes) -> bytes:
+    return b"\\n".join(text[i : i + 64] for i in range(0, len(text), 64))
+
+
+# name -> (file name, content holding a DER key, the line its finding names; 0: any)
+DER_EMBEDDINGS: dict[str, Callable[[bytes], tuple[str, bytes, int]]] = {
+    "in-binary-data": lambda der_key: ("blob.bin", os.urandom(999) + der_key + os.urandom(99), 0),
+    "base64-yaml-value": lambda der_key: (
+        "values.yaml",
+        PREFIX + b"key: " + base64.b64encode(der_key) + b"\n",
+        3,
+    ),
+    "base64-wrapped-json-string": lambda der_key: (
+        "bag.json",
+        PREFIX + b'{"key": "' + wrapped_in_json(base64.b64encode(der_key)) + b'"}\n',
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("der_name", sorted(der_material()))
+@pytest.mark.parametrize("embedding", sorted(DER_EMBEDDINGS))
+def test_der_keys_of_every_kind_and_length_form_are_found_inside_other_files(
+    run: Run, der_name: str, embedding: str
+) -> None:
+    name, content, line = DER_EMBEDDINGS[embedding](der_material()[der_name])
+    code, out = run({name: content})
+    assert code == 1, out
+    assert out.startswith(f"{name}:{line}: " if line else f"{name}:"), out
+    assert ("key store" if "pkcs12" in der_name else "private key") in out.splitlines()[0]
 
 
 def aws_credentials(key_id: str = "", secret: str = "") -> bytes:
