@@ -30,6 +30,7 @@ from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budge
 
 CHUNK = 32 * 1024 * 1024
 OVERLAP = 1024 * 1024  # longer than any key window, so a key starting in a chunk ends inside it
+FIRST_READ = 64 * 1024  # most files are smaller: one read takes them whole, with no fstat
 PRAGMA = ALLOWLIST_MARKER.encode()
 # Opening with O_NOFOLLOW fails for a symlink: the open itself tells a file from a link, where an
 # lstat first would cost every file one more system call. O_NONBLOCK: a FIFO does not block it.
@@ -46,12 +47,10 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
     if descriptor is None:
         return found
     try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            return found  # a directory (or a FIFO) is no content
-        # read(n) allocates n bytes first: ask for no more than the file holds
-        size = status.st_size
-        chunk, base, lines_before, covered = _read(descriptor, min(size, CHUNK + OVERLAP)), 0, 0, 0
+        chunk = _first_chunk(descriptor)
+        if chunk is None:
+            return found
+        base, lines_before, covered = 0, 0, 0
         first_chunk = chunk
         while chunk:
             stop = min(len(chunk), CHUNK)  # keys starting later belong to the next chunk
@@ -87,6 +86,23 @@ def _opened(path: str) -> int | None:
         raise
 
 
+def _first_chunk(descriptor: int) -> bytes | None:
+    """The file's first ``CHUNK + OVERLAP`` bytes, or None for what is no regular file."""
+    try:
+        data = os.read(descriptor, FIRST_READ)
+    except (IsADirectoryError, BlockingIOError):
+        return None  # a directory, or a FIFO a writer holds open (O_NONBLOCK: it does not wait)
+    if len(data) < FIRST_READ:
+        # A regular file reads short only at its end; a FIFO without a writer or /dev/null reads
+        # nothing.
+        return data
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        return None  # a device such as /dev/zero would never end
+    # read(n) allocates n bytes first: ask for no more than the file holds
+    return data + _read(descriptor, min(status.st_size, CHUNK + OVERLAP) - FIRST_READ)
+
+
 def _read(descriptor: int, wanted: int) -> bytes:
     """``wanted`` bytes, fewer only at the end of the file (one read may return less)."""
     data = os.read(descriptor, wanted)
@@ -102,6 +118,8 @@ def _numbered(
     chunk: bytes, findings: list[Finding], lines_before: int
 ) -> list[tuple[int, Finding]]:
     """(line, finding) for each finding in ``chunk`` no marker allows; newlines counted once."""
+    if not findings:
+        return []  # most chunks
     numbered = []
     line, counted = lines_before + 1, 0
     for finding in sorted(findings, key=lambda finding: finding.offset):

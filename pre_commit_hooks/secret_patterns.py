@@ -202,7 +202,7 @@ _DER_KEYS = (
 # around a version INTEGER (0, 1 or 3) and the element after it, or around the encryption algorithm
 # of an encrypted PKCS#8 key (a SEQUENCE opening with a PKCS#5 or PKCS#12 OID; such a key is 128
 # bytes to 64 KiB long). Certificates, public keys and CSRs open otherwise. Where a key may start in
-# binary data and in base64 text derive from these (``_DER_KEY_START``, ``_BASE64_DER``).
+# binary data and in base64 text derive from these (``_DER_KEY_START``, ``_base64_opening``).
 _ANY = range(256)
 _SEQUENCE_LENGTHS = (
     (range(0x02, 0x80),),
@@ -696,16 +696,10 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
 
 # A PEM inside base64 text (a Kubernetes secret, base64 of a whole config file) at any alignment.
 _PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
-# The base64 of a key store or archive: JKS and gzip (helm and Kubernetes binaryData) open so.
-_BLOB_MAGIC = (b"\xfe\xed\xfe\xed", b"\x1f\x8b\x08")
-
-
-def _base64_opening(first: bytes, rest: bytes) -> re.Pattern[bytes]:
-    """A marker, the byte ``first`` then the expression ``rest``, where it opens a base64 text (no
-    base64 character before it: in the middle of one it is only noise). The look back follows the
-    first byte, so sre still finds candidates by that byte alone; first, it would be tried at every
-    position."""
-    return re.compile(re.escape(first) + rb"(?<![A-Za-z0-9+/]" + re.escape(first) + rb")" + rest)
+# Base64 text of a key store or of compressed data (helm and Kubernetes binaryData) opens so:
+# a JKS key store (its magic, version 1 or 2); gzip data (its magic, deflate, flags).
+_JKS_HEAD = (*((byte,) for byte in _KEYSTORE_MAGIC[0]), (0,), (0,), (0,), (1, 2))
+_GZIP_HEAD = (*((byte,) for byte in _COMPRESSIONS[0][0]), (8,), range(0x20))
 
 
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -726,31 +720,45 @@ def _base64_of(head: tuple[Collection[int], ...]) -> list[frozenset[int]]:
 
 
 def _squeezed_form(characters: list[frozenset[int]]) -> bytes:
-    """A regular expression for what ``scan`` keeps of text that ``characters`` match: a character
-    it always squeezes out is gone, one it may squeeze out is optional (a run of those is one
-    bounded repeat, which costs a search less backtracking; a trailing one constrains nothing)."""
-    pieces = []
-    maybe: set[int] = set()  # the run of optional characters so far
-    optional = 0
-    for options in characters:
-        kept = options.intersection(_SQUEEZED_IN)
-        if kept and kept != options:
-            maybe |= kept
-            optional += 1
-        elif kept:
-            if optional:
-                pieces.append(_one_of(frozenset(maybe)) + b"{0,%d}" % optional)
-                maybe, optional = set(), 0
-            pieces.append(_one_of(kept))
-    return b"".join(pieces)
+    """A regular expression for what ``scan`` keeps of text that ``characters`` match, one set of
+    possible bytes per character: a character it always squeezes out is gone, one it may squeeze
+    out is optional (a run of those is one bounded repeat, which backtracks less)."""
+    pieces = [
+        (kept, kept != options)
+        for options in characters
+        for kept in [options.intersection(_SQUEEZED_IN)]
+        if kept
+    ]
+    # Any part of the form is in the squeezed bytes too. An optional character at either end
+    # constrains nothing; a "/" opening it, the byte a squeeze keeps most (paths), slows sre, which
+    # looks for a pattern's first byte.
+    while pieces and (pieces[0][1] or pieces[0][0] == {ord("/")}):
+        del pieces[0]
+    while pieces and pieces[-1][1]:
+        del pieces[-1]
+    form, run, optional = b"", frozenset[int](), 0
+    for kept, is_optional in pieces:
+        if is_optional:
+            run, optional = run | kept, optional + 1
+            continue
+        if optional:
+            form += _one_of(run) + b"{0,%d}" % optional
+            run, optional = frozenset(), 0
+        form += _one_of(kept)
+    return form
 
 
-# Base64 text that opens with a DER key or key store: every head begins with "M" (the SEQUENCE tag).
-_BASE64_DER_HEADS = [_base64_of(head) for head in _DER_KEY_HEADS]
-_BASE64_DER = _base64_opening(
-    b"M",
-    b"(?:" + b"|".join(b"".join(map(_one_of, head[1:])) for head in _BASE64_DER_HEADS) + b")",
-)
+def _base64_opening(heads: tuple[tuple[Collection[int], ...], ...]) -> Detector:
+    """The row for base64 text that opens with one of ``heads`` (byte sets whose base64 has one
+    first character; in the middle of base64 text they are only noise): decoded and scanned. The
+    look back follows the first character, so sre still finds candidates by it alone; first, it
+    would be tried at every position."""
+    characters = [_base64_of(head) for head in heads]
+    first = re.escape(bytes(characters[0][0]))
+    rest = b"|".join(b"".join(map(_one_of, head[1:])) for head in characters)
+    pattern = re.compile(first + rb"(?<![A-Za-z0-9+/]" + first + rb")(?:" + rest + b")")
+    squeezed = re.compile(b"|".join(map(_squeezed_form, characters)))
+    return Detector(squeezed.search, pattern.search, pattern, _base64_blob)
 
 
 def _binary(data: bytes) -> bool:
@@ -765,10 +773,8 @@ def _search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
 
 def _anchored(anchors: tuple[bytes, ...], pattern: re.Pattern[bytes], handle: Handler) -> Detector:
     """A row whose tests are searches for its anchors, one of which is in any file it reports."""
-    # Any part of a squeezed anchor is in the squeezed bytes too: sre, which looks for an anchor's
-    # first byte, is faster from the byte after a "/", the most common byte a squeeze keeps (paths).
-    squeezed = tuple(anchor.translate(None, _SQUEEZED_OUT).lstrip(b"/") for anchor in anchors)
-    return Detector(_search_for(squeezed), _search_for(anchors), pattern, handle)
+    squeezed = (_squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors)
+    return Detector(re.compile(b"|".join(squeezed)).search, _search_for(anchors), pattern, handle)
 
 
 # Patterns and handlers run only where a row's anchors are in the squeezed bytes and its test
@@ -786,16 +792,9 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
         partial(_base64_blob, leads=tuple(lead for _, lead in _PEM_IN_BASE64)),
     ),
-    Detector(
-        re.compile(b"|".join(map(_squeezed_form, _BASE64_DER_HEADS))).search,
-        _BASE64_DER.search,
-        _BASE64_DER,
-        _base64_blob,
-    ),
-    *(
-        _anchored((form,), _base64_opening(form[:1], re.escape(form[1:])), _base64_blob)
-        for form, _ in (_base64_forms(magic)[0] for magic in _BLOB_MAGIC)
-    ),
+    _base64_opening(_DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
+    _base64_opening((_JKS_HEAD,)),
+    _base64_opening((_GZIP_HEAD,)),
 )
 # (row, squeezed test, test) for each row, looked up once rather than for every file
 _TESTS = tuple((row, row_.squeezed, row_.present) for row, row_ in enumerate(DETECTORS))

@@ -520,6 +520,21 @@ def test_symlinks_directories_and_missing_files_never_crash(
     assert "cannot be read" in capsys.readouterr().err
 
 
+def test_fifos_and_devices_are_no_content_and_never_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """git commits neither; the hook reads neither to an end that never comes."""
+    idle, held = tmp_path / "idle-fifo", tmp_path / "held-fifo"
+    os.mkfifo(idle)
+    os.mkfifo(held)
+    writer = os.open(held, os.O_RDWR)  # a writer holds it open, with nothing written
+    try:
+        assert main([str(idle), str(held), "/dev/null", "/dev/zero"]) == 0
+    finally:
+        os.close(writer)
+    assert capsys.readouterr().out == ""
+
+
 def test_this_repository_holds_no_key_and_the_hook_does_not_find_itself(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
