@@ -86,14 +86,14 @@ class Detector:
 
 
 # What scan squeezes out of a file before it looks for the anchors: every byte but the upper-case
-# letters, digits, "+" and "/" of the base64 alphabet. Most text is lower-case words, spaces and
-# punctuation, so the squeezed bytes are a tenth of it or less (5% of Python's standard library):
-# one pass over the file (a translate) and one search of those few bytes per row replace a search
-# of the whole file per row. Base64, binary and upper-case text squeeze poorly and cost a third
-# more than before; source and configuration files, most of a repository, cost a third less.
+# letters and digits. Most text is lower-case words, spaces and punctuation, so the squeezed bytes
+# are a tenth of it or less (5% of Python's standard library): one pass over the file (a
+# translate) and one search of those few bytes per row replace a search of the whole file per row.
+# Base64, binary and upper-case text squeeze poorly and cost a third more than before; source and
+# configuration files, most of a repository, cost a third less. ("/" would be the byte kept most,
+# for paths; "+" and "/" are only optional in what the rows look for.)
 _UPPER_OR_DIGIT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-_SQUEEZED_IN = _UPPER_OR_DIGIT + b"+/"
-_SQUEEZED_OUT = bytes(byte for byte in range(256) if byte not in _SQUEEZED_IN)
+_SQUEEZED_OUT = bytes(byte for byte in range(256) if byte not in _UPPER_OR_DIGIT)
 
 
 def scan(
@@ -726,13 +726,11 @@ def _squeezed_form(characters: list[frozenset[int]]) -> bytes:
     pieces = [
         (kept, kept != options)
         for options in characters
-        for kept in [options.intersection(_SQUEEZED_IN)]
+        for kept in [options.intersection(_UPPER_OR_DIGIT)]
         if kept
     ]
-    # Any part of the form is in the squeezed bytes too. An optional character at either end
-    # constrains nothing; a "/" opening it, the byte a squeeze keeps most (paths), slows sre, which
-    # looks for a pattern's first byte.
-    while pieces and (pieces[0][1] or pieces[0][0] == {ord("/")}):
+    # an optional character at either end constrains nothing
+    while pieces and pieces[0][1]:
         del pieces[0]
     while pieces and pieces[-1][1]:
         del pieces[-1]
