@@ -74,12 +74,12 @@ class Detector:
 
     def __init__(
         self,
-        squeezed: Callable[[bytes], object],
+        squeezed: bytes,
         present: Callable[[bytes], object],
         pattern: re.Pattern[bytes],
         handle: Handler,
     ) -> None:
-        self.squeezed = squeezed  # a search of squeezed bytes any file the row can report passes
+        self.squeezed = squeezed  # an expression the squeezed bytes of any file it reports match
         self.present = present  # a cheap test of the file most files fail (truthy: run the pattern)
         self.pattern = pattern  # opens with a literal where it can: sre then searches fast
         self.handle = handle  # -> (findings, offset up to which the bytes are accounted for)
@@ -122,7 +122,9 @@ def scan(
     squeezed = data.translate(None, _SQUEEZED_OUT)
     searches = [
         _hits(row, DETECTORS[row].pattern, data, start, stop)
-        for row, in_squeezed, present in _TESTS
+        for in_group, tests in _GROUPS
+        if in_group(squeezed)
+        for row, in_squeezed, present in tests
         if in_squeezed(squeezed) and present(data)
     ]
     if not searches:
@@ -755,8 +757,8 @@ def _base64_opening(heads: tuple[tuple[Collection[int], ...], ...]) -> Detector:
     first = re.escape(bytes(characters[0][0]))
     rest = b"|".join(b"".join(map(_one_of, head[1:])) for head in characters)
     pattern = re.compile(first + rb"(?<![A-Za-z0-9+/]" + first + rb")(?:" + rest + b")")
-    squeezed = re.compile(b"|".join(map(_squeezed_form, characters)))
-    return Detector(squeezed.search, pattern.search, pattern, _base64_blob)
+    squeezed = b"|".join(map(_squeezed_form, characters))
+    return Detector(squeezed, pattern.search, pattern, _base64_blob)
 
 
 def _binary(data: bytes) -> bool:
@@ -772,7 +774,7 @@ def _search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
 def _anchored(anchors: tuple[bytes, ...], pattern: re.Pattern[bytes], handle: Handler) -> Detector:
     """A row whose tests are searches for its anchors, one of which is in any file it reports."""
     squeezed = (_squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors)
-    return Detector(re.compile(b"|".join(squeezed)).search, _search_for(anchors), pattern, handle)
+    return Detector(b"|".join(squeezed), _search_for(anchors), pattern, handle)
 
 
 # Patterns and handlers run only where a row's anchors are in the squeezed bytes and its test
@@ -784,7 +786,7 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"PuTTY-User-Key-File-",), _PUTTY, _putty_key),
     _anchored((b"AKIA", b"ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
     # a binary file (a NUL in its head) may hold a DER key anywhere
-    Detector(_search_for(()), _binary, _DER_KEY_START, _embedded_der),
+    Detector(b"", _binary, _DER_KEY_START, _embedded_der),
     _anchored(
         (b"LS0t",),  # base64 of "---", in every alignment of "-----"
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
@@ -794,5 +796,29 @@ DETECTORS: tuple[Detector, ...] = (
     _base64_opening((_JKS_HEAD,)),
     _base64_opening((_GZIP_HEAD,)),
 )
-# (row, squeezed test, test) for each row, looked up once rather than for every file
-_TESTS = tuple((row, row_.squeezed, row_.present) for row, row_ in enumerate(DETECTORS))
+
+
+Test = Callable[[bytes], object]
+Group = tuple[Test, tuple[tuple[int, Test, Test], ...]]
+
+
+def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
+    """The rows in groups whose squeezed expressions open with the same byte, each group with one
+    search for all of them: sre looks for an expression's first byte, so one pass over the squeezed
+    bytes rules out a whole group. Each row: (its index, its squeezed search, its test)."""
+    groups: dict[bytes, list[int]] = {}
+    for row, detector in enumerate(detectors):
+        groups.setdefault(detector.squeezed[:1], []).append(row)
+    return tuple(
+        (
+            re.compile(b"|".join(detectors[row].squeezed for row in rows)).search,
+            tuple(
+                (row, re.compile(detectors[row].squeezed).search, detectors[row].present)
+                for row in rows
+            ),
+        )
+        for rows in groups.values()
+    )
+
+
+_GROUPS = _grouped(DETECTORS)
