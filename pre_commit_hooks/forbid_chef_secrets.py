@@ -22,6 +22,7 @@ Decisions:
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from collections.abc import Sequence
@@ -135,19 +136,22 @@ def _line_at(data: bytes, offset: int) -> bytes:
     return data[data.rfind(b"\n", 0, offset) + 1 : end if end >= 0 else len(data)]
 
 
+# What Chef and Test Kitchen users call the file of an encrypted data bag secret (a recipe, template
+# or spec named after it is code, and is scanned as code).
+_DATA_BAG_SECRET = re.compile(r"(?:encrypted_)?data_?bag_(?:secret|key)(?:\.(?:key|secret|txt))?")
+
+
 def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -> Finding | None:
     """What the file's name says it is, when its content did not already say so."""
-    if found or not ("data_bag_secret" in path or path.endswith(".pem")) or not content.strip():
+    if found or not ("bag" in path or path.endswith(".pem")) or not content.strip():
         return None
-    if "data_bag_secret" not in path and PEM_HEADER.search(content):
-        return None  # a certificate or public key (a private one was found already)
     # Imported only for the few files left: servers loads its schema, pathlib is big.
     from pathlib import PurePath
 
     from pre_commit_hooks.servers import CA_CERTS_DIR, CHEF_DIR
 
     parts = PurePath(path).parts
-    if "data_bag_secret" in parts[-1]:
+    if _DATA_BAG_SECRET.fullmatch(parts[-1]):
         return Finding(0, "Chef encrypted data bag secret (by its file name)", True)
     if CHEF_DIR in parts and parts[-1].endswith(".pem") and not PEM_HEADER.search(content):
         return Finding(

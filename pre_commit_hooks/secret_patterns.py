@@ -166,8 +166,11 @@ _INTEGER, _OCTETS, _OID, _SEQUENCE = 0x02, 0x04, 0x06, 0x30
 _PKCS = b"\x2a\x86\x48\x86\xf7\x0d\x01"  # OID arc 1.2.840.113549.1
 
 
+Elements = list[tuple[int, int, int]]  # (tag, content start, content end) of each element
+
+
 class _DerShape:
-    __slots__ = ("algorithms", "kind", "sizes", "tags", "versions")
+    __slots__ = ("accepts", "algorithms", "kind", "sizes", "tags", "versions")
 
     def __init__(
         self,
@@ -176,19 +179,51 @@ class _DerShape:
         sizes: range,
         versions: tuple[int, ...] = (),
         algorithms: tuple[bytes, ...] = (),
+        accepts: Callable[[bytes, Elements], bool] | None = None,
     ) -> None:
         self.kind = kind
         self.tags = tags  # the tags the outer SEQUENCE's first elements must have
         self.sizes = sizes  # how many elements it may have
         self.versions = versions  # values its leading INTEGER may take (none: no leading INTEGER)
         self.algorithms = algorithms  # prefixes for the OID opening its first inner SEQUENCE
+        self.accepts = accepts  # a last look at the elements (none: the above are enough)
+
+
+_BIT_STRING, _PARAMETERS, _PUBLIC_KEY = 0x03, 0xA0, 0xA1
+_KEY_PART_TAGS = {_PARAMETERS: (_OID, _SEQUENCE), _PUBLIC_KEY: (_BIT_STRING,)}
+
+
+def _ec_key_parts(data: bytes, elements: Elements) -> bool:
+    """SEC 1: after the version, the key's 20 to 72 octets, then its curve (an OID or explicit
+    parameters) and its public key (a BIT STRING), each optional. An SNMP packet opens like an EC
+    key (version 1, the community string) and fails here."""
+    _, start, end = elements[1]
+    tags = [tag for tag, _, _ in elements[2:]]
+    return (
+        20 <= end - start <= 72
+        and tags in ([], [_PARAMETERS], [_PUBLIC_KEY], [_PARAMETERS, _PUBLIC_KEY])
+        and all(
+            end > start and data[start] in _KEY_PART_TAGS[tag] for tag, start, end in elements[2:]
+        )
+    )
+
+
+# PKCS#12 bags that hold a private key: keyBag and pkcs8ShroudedKeyBag (1.2.840.113549.1.12.10.1.1
+# and .2). A trust store (certificates only) has neither.
+_KEY_BAGS = (_PKCS + b"\x0c\x0a\x01\x01", _PKCS + b"\x0c\x0a\x01\x02")
+
+
+def _holds_key_bag(data: bytes, elements: Elements) -> bool:
+    _, start, end = elements[1]  # the authenticated safe, whose data content lists the bags
+    content = data[start:end]
+    return any(bag in content for bag in _KEY_BAGS)
 
 
 # Certificates, public keys and CSRs open with a SEQUENCE or two and a BIT STRING: none of these.
 _DER_KEYS = (
     _DerShape("RSA private key (PKCS#1)", (_INTEGER,) * 9, range(9, 11), (0, 1)),
     _DerShape("DSA private key", (_INTEGER,) * 6, range(6, 7), (0,)),
-    _DerShape("EC private key (SEC 1)", (_INTEGER, _OCTETS), range(2, 5), (1,)),
+    _DerShape("EC private key (SEC 1)", (_INTEGER, _OCTETS), range(2, 5), (1,), (), _ec_key_parts),
     _DerShape("private key (PKCS#8)", (_INTEGER, _SEQUENCE, _OCTETS), range(3, 6), (0, 1), (b"",)),
     _DerShape(
         "encrypted private key (PKCS#8)",
@@ -196,7 +231,14 @@ _DER_KEYS = (
         range(2, 3),
         algorithms=(_PKCS + b"\x05", _PKCS + b"\x0c\x01"),  # PKCS#5 PBES1/PBES2, PKCS#12 PBE
     ),
-    _DerShape("PKCS#12 key store", (_INTEGER, _SEQUENCE), range(2, 4), (3,), (_PKCS + b"\x07",)),
+    _DerShape(
+        "PKCS#12 key store with a private key",
+        (_INTEGER, _SEQUENCE),
+        range(2, 4),
+        (3,),
+        (_PKCS + b"\x07",),
+        _holds_key_bag,
+    ),
 )
 
 
@@ -252,9 +294,9 @@ def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int] | None:
     return (data[position], start, start + length) if start + length <= end else None
 
 
-def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] | None:
+def _elements(data: bytes, start: int, end: int) -> Elements | None:
     """The elements filling ``data[start:end]`` exactly (at most 12 are read), or None."""
-    elements: list[tuple[int, int, int]] = []
+    elements: Elements = []
     while start < end and len(elements) < 12:
         element = _tlv(data, start, end)
         if element is None:
@@ -284,6 +326,8 @@ def der_key(data: bytes, position: int = 0) -> tuple[str, int] | None:
             if shape.algorithms and not _algorithm_in(
                 data, elements[tags.index(_SEQUENCE)], shape.algorithms
             ):
+                continue
+            if shape.accepts is not None and not shape.accepts(data, elements):
                 continue
             return shape.kind, outer[2]
     return None
@@ -324,18 +368,15 @@ _COMPRESSIONS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz
 _ZIP_MAGIC = b"PK\x03\x04"
 _PACKED_MAGIC = (*(magic for magic, _ in _COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
 _BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (else told by its NULs)
-_BLOB_FIRST_BYTES = bytes(
-    {_SEQUENCE, *(magic[0] for magic in (*_KEYSTORE_MAGIC, *_PACKED_MAGIC, *_BYTE_ORDER_MARKS))}
-)
 
 
 def _whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], int]:
     der = der_key(data)
     if der is not None:
         return [Finding(0, der[0], True)], der[1]
-    keystore = _java_keystore(data)
-    if keystore is not None:
-        return [Finding(0, keystore, True)], len(data)
+    kind = _binary_key(data) or _java_keystore(data)
+    if kind is not None:
+        return [Finding(0, kind, True)], len(data)
     encoding = _utf16(data)
     if encoding is not None:
         return _utf16_findings(
@@ -435,6 +476,7 @@ _ESCAPE = re.compile(
 )
 _CONTROL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 LONG_RUN = 16  # base64 pieces shorter than this are words, not key material
+SUSPECT_LINE = 40  # a body that does not parse is suspect only with a base64 run this long
 MIN_BODY = 64  # base64 characters a body needs before an unreadable one is worth a suspicion
 
 
@@ -457,9 +499,9 @@ def _unescape_one(match: re.Match[str]) -> str:
     return chr(code) if code <= 0x10FFFF else "\ufffd"
 
 
-def _base64_body(text: str, minimum: int = MIN_BODY) -> str | None:
-    """The base64 characters of a key body in ``text`` (lines after a header, escapes undone), or
-    None when what follows the header is prose rather than ``minimum`` characters of base64 lines.
+def _base64_body(text: str, minimum: int = MIN_BODY) -> list[str] | None:
+    """The base64 pieces of a key body in ``text`` (lines after a header, escapes undone), or None
+    when what follows the header is prose rather than ``minimum`` characters of base64 lines.
 
     Each line gives its base64 pieces, so quotes, indentation, ``+`` and ``\\`` of string
     concatenation fall away; the body ends at the first line without a long piece."""
@@ -468,13 +510,24 @@ def _base64_body(text: str, minimum: int = MIN_BODY) -> str | None:
     for line in text.splitlines():
         line = _PGP_CHECKSUM.sub("", _NOT_BODY.sub("", line))
         found = [piece for piece in _BASE64_IN_LINE.findall(line) if piece.strip("+")]
-        if not found:  # a blank line, or one holding only a concatenation's quotes and `+`
-            continue
+        if all(len(piece) < 4 for piece in found):
+            continue  # a blank line, or one holding only quotes, `+`, a `b` prefix, a number
         pieces += found
         long_chars += sum(len(piece) for piece in found if len(piece) >= LONG_RUN)
         if max(map(len, found)) < LONG_RUN:
             break
-    return "".join(pieces).replace("=", "") if long_chars >= minimum else None
+    return pieces if long_chars >= minimum else None
+
+
+def _readings(pieces: list[str]) -> Iterator[str]:
+    """The base64 characters of a body as its pieces read whole, then without the pieces shorter
+    than a base64 group: what else its lines hold (a string's ``b`` prefix, a line number, an
+    HTML ``<br>``)."""
+    whole = "".join(pieces).replace("=", "")
+    yield whole
+    cleaned = "".join(piece for piece in pieces if len(piece) >= 4).replace("=", "")
+    if cleaned != whole:
+        yield cleaned
 
 
 def _decoded(characters: str) -> bytes:
@@ -492,31 +545,59 @@ _KEY_MAGIC = (
     (b"openssh-key-v1\x00", "OpenSSH private key"),
     (b"\x3f\x6f\xf9\xeb", "SSH2 private key (ssh.com format)"),
 )
+# a secret-key packet's first byte: the new format, or the old one with any length type
+_PGP_SECRET_KEY_TAGS = (0xC5, 0x94, 0x95, 0x96, 0x97)
+# what a blob _whole_blob opens may start with (else it needs a NUL near its start)
+_BLOB_FIRST_BYTES = bytes(
+    {
+        _SEQUENCE,
+        *(magic[0] for magic in (*_KEYSTORE_MAGIC, *_PACKED_MAGIC, *_BYTE_ORDER_MARKS)),
+        *(magic[0] for magic, _ in _KEY_MAGIC),
+        *_PGP_SECRET_KEY_TAGS,
+    }
+)
 
 
 def _key_in_body(body: bytes) -> str | None:
     """The kind of key a decoded PEM or armored body holds, judged by its structure alone."""
-    for magic, kind in _KEY_MAGIC:
-        if body.startswith(magic):
-            return kind
-    if _pgp_secret_key(body):
-        return "PGP private key block"
+    kind = _binary_key(body)
+    if kind is not None:
+        return kind
     der = der_key(body)
     return None if der is None else der[0]
 
 
+def _binary_key(body: bytes) -> str | None:
+    """The kind of key ``body`` opens with, when it is no DER: OpenSSH, ssh.com, OpenPGP."""
+    for magic, kind in _KEY_MAGIC:
+        if body.startswith(magic):
+            return kind
+    return "PGP private key" if _pgp_secret_key(body) else None
+
+
+# OpenPGP public-key algorithms: RSA (1-3), Elgamal (16, 20), DSA, ECDH, ECDSA, EdDSA, X25519...
+_PGP_ALGORITHMS = frozenset((1, 2, 3, 16, 17, 18, 19, 20, 22, 25, 26, 27, 28))
+# where the algorithm is after the version: a creation time, and for version 3 a validity too
+_PGP_ALGORITHM_AT = {3: 7, 4: 5, 5: 5, 6: 5}
+
+
 def _pgp_secret_key(body: bytes) -> bool:
-    """An OpenPGP secret-key packet (tag 5) of key version 3 to 6 opens the block."""
+    """An OpenPGP secret-key packet (tag 5) opens ``body``: a key version 3 to 6 and a known
+    algorithm (a binary export, ``gpg --export-secret-keys``, or an armored block's body)."""
     if len(body) < 3:
         return False
     first, octet = body[0], body[1]
+    if first not in _PGP_SECRET_KEY_TAGS:
+        return False
     if first == 0xC5:  # new packet format
         length_size = 2 if 192 <= octet < 224 else 5 if octet == 255 else 1
-    elif first & 0xC0 == 0x80 and (first >> 2) & 0x0F == 5:  # old packet format
+    else:  # old packet format: the length type is in the first byte
         length_size = (1, 2, 4, 0)[first & 3]
-    else:
+    version_at = 1 + length_size
+    if len(body) <= version_at or body[version_at] not in _PGP_ALGORITHM_AT:
         return False
-    return len(body) > 1 + length_size and body[1 + length_size] in (3, 4, 5, 6)
+    algorithm_at = version_at + _PGP_ALGORITHM_AT[body[version_at]]
+    return len(body) > algorithm_at and body[algorithm_at] in _PGP_ALGORITHMS
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -532,17 +613,22 @@ def _pem_block(
     limit = following.start() if following else limit
     end = _PEM_END.search(data, body_start, limit)
     window = _unescaped(data[body_start : end.start() if end else limit].decode("latin-1"))
-    body = _base64_body(window)
-    if body is None:
+    pieces = _base64_body(window)
+    if pieces is None:
         return [], body_start  # a header in prose: the text after it is scanned on its own
-    content = _decoded(body)
-    kind = _key_in_body(content)
+    kind, content = None, b""
+    for reading in _readings(pieces):
+        content = _decoded(reading)
+        kind = _key_in_body(content)
+        if kind is not None:
+            break
     if kind is None and _LEGACY_ENCRYPTED.search(window) and content and len(content) % 8 == 0:
         kind = "encrypted private key (legacy PEM, Proc-Type: 4,ENCRYPTED)"
     reach = end.end() if end else limit
     if kind is not None:
         return [Finding(match.start(), kind, True)], reach
-    if "PRIVATE KEY" in label:
+    # Code under a header constant has long words too; a key body has base64 lines.
+    if "PRIVATE KEY" in label and max(map(len, pieces)) >= SUSPECT_LINE:
         return [
             Finding(match.start(), f"{label} block whose body is not a readable key", False)
         ], reach
@@ -570,7 +656,7 @@ def _putty_key(
     )
     if body is None:
         return [], match.end()  # the header named in prose
-    proven = mac is not None and len(_decoded(body)) >= LONG_RUN
+    proven = mac is not None and len(_decoded(next(_readings(body)))) >= LONG_RUN
     mac_at = data.find(b"Private-MAC", match.end(), limit)
     reach = match.end() if mac_at < 0 else mac_at + len(b"Private-MAC")
     return [

@@ -160,6 +160,13 @@ def pkcs12_store() -> bytes:
     )
 
 
+def certificates_only_pkcs12() -> bytes:
+    """A PKCS#12 trust store, as ``openssl pkcs12 -export -nokeys`` writes one: no key bag."""
+    return pkcs12.serialize_key_and_certificates(
+        b"ca", None, certificate(), None, serialization.BestAvailableEncryption(PASSPHRASE)
+    )
+
+
 def _run(*command: str, cwd: Path, env: dict[str, str] | None = None) -> None:
     subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
 
@@ -202,7 +209,10 @@ def putty_key(
 
 
 @functools.cache
-def pgp_private_key() -> bytes:
+@functools.cache
+def pgp_key(*, secret: bool = True, armor: bool = True) -> bytes:
+    """An unprotected ed25519 key pair as ``gpg --export-secret-keys`` writes it (``secret``
+    false: ``gpg --export``, the public key; ``armor``: the ASCII-armored block)."""
     require("gpg")
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "GNUPGHOME": home}
@@ -212,7 +222,12 @@ def pgp_private_key() -> bytes:
         (Path(home) / "batch").write_text(batch, "utf-8")
         _run("gpg", "--batch", "--quiet", "--gen-key", "batch", cwd=Path(home), env=env)
         exported = subprocess.run(
-            ["gpg", "--batch", "--armor", "--export-secret-keys"],
+            [
+                "gpg",
+                "--batch",
+                *(["--armor"] if armor else []),
+                "--export-secret-keys" if secret else "--export",
+            ],
             env=env,
             check=True,
             capture_output=True,

@@ -148,6 +148,21 @@ EMBEDDINGS: dict[str, Callable[[bytes], tuple[str, bytes, int]]] = {
     ),
     "java-concatenation": lambda pem: ("X.java", PREFIX + concatenated(pem, b"\t", b" +\n"), 3),
     "one-line-spaces": lambda pem: ("env", PREFIX + b"KEY=" + pem.replace(b"\n", b" ") + b"\n", 3),
+    "python-bytes-concatenation": lambda pem: (
+        "keys.py",
+        PREFIX + concatenated(pem, b"    b", b"\n"),
+        3,
+    ),
+    "numbered-lines": lambda pem: (  # as `cat -n` prints it
+        "paste.txt",
+        b"".join(b"%6d\t%s\n" % line for line in enumerate((PREFIX + pem).splitlines(), 1)),
+        3,
+    ),
+    "html-line-breaks": lambda pem: (
+        "wiki.html",
+        PREFIX + b"<p>" + pem.replace(b"\n", b"<br>") + b"</p>\n",
+        3,
+    ),
     "quoted-printable": lambda pem: ("mail.eml", PREFIX + quopri.encodestring(pem), 3),
     "url-encoded": lambda pem: ("url.txt", PREFIX + b"key=" + urllib.parse.quote(pem).encode(), 3),
     "html-entities": lambda pem: (
@@ -206,14 +221,17 @@ def test_keys_are_found_however_they_are_embedded(run: Run, embedding: str, key_
         ("v3.ppk", lambda: keymaterial.putty_key(3, "ed25519"), "PuTTY private key (version 3)"),
         ("v3-encrypted.ppk", lambda: keymaterial.putty_key(3, encrypted=True), "PuTTY private key"),
         ("ssh2", lambda: keymaterial.putty_key(3, output="private-sshcom"), "SSH2 private key"),
-        ("deploy.asc", keymaterial.pgp_private_key, "PGP private key block"),
+        ("deploy.asc", keymaterial.pgp_key, "PGP private key"),
+        ("secring.gpg", lambda: keymaterial.pgp_key(armor=False), "PGP private key"),
         (
             "ppk.json",
             lambda: json.dumps({"k": keymaterial.putty_key(3).decode()}).encode(),
             "PuTTY",
         ),
-        ("pgp.yaml", lambda: b"gpg: |\n" + indented(keymaterial.pgp_private_key(), b"  "), "PGP"),
+        ("pgp.yaml", lambda: b"gpg: |\n" + indented(keymaterial.pgp_key(), b"  "), "PGP"),
         ("store.p12", keymaterial.pkcs12_store, "PKCS#12 key store"),
+        ("keytool.p12", lambda: keymaterial.java_keystore("PKCS12"), "PKCS#12 key store"),
+        ("test/integration/data_bag_key", lambda: os.urandom(256).hex().encode(), "data bag"),
         ("store.pfx", keymaterial.pkcs12_store, "PKCS#12 key store"),
         ("keystore.jks", keymaterial.java_keystore, "Java key store"),
         ("keystore.jceks", lambda: keymaterial.java_keystore("JCEKS"), "Java key store"),
@@ -258,10 +276,11 @@ def der(tag: int, content: bytes) -> bytes:
 
 
 def key_store_over_64_kib() -> bytes:
-    """A PKCS#12-shaped store (version 3, then data content) so large its length takes 3 bytes;
-    the others cover the short, 1-byte and 2-byte length forms."""
+    """A PKCS#12-shaped store (version 3, then data content holding a shrouded key bag) so large
+    its length takes 3 bytes; the others cover the short, 1-byte and 2-byte length forms."""
     data_oid = der(0x06, bytes.fromhex("2a864886f70d010701"))
-    content = der(0xA0, der(0x04, os.urandom(70_000)))
+    key_bag = der(0x30, der(0x06, bytes.fromhex("2a864886f70d010c0a0102")) + os.urandom(70_000))
+    content = der(0xA0, der(0x04, der(0x30, key_bag)))
     return der(0x30, der(0x02, b"\x03") + der(0x30, data_oid + content))
 
 
@@ -357,6 +376,17 @@ PROSE = (
         ("cert.yaml", lambda: k8s_secret(keymaterial.public_material()["certificate.pem"])),
         ("certs.zip", lambda: zipped("ca.pem", keymaterial.public_material()["certificate.pem"])),
         ("truststore.jks", lambda: keymaterial.java_keystore(with_key=False)),
+        ("truststore.p12", lambda: keymaterial.java_keystore("PKCS12", with_key=False)),
+        ("pubring.gpg", lambda: keymaterial.pgp_key(secret=False, armor=False)),
+        ("KEYS.asc", lambda: keymaterial.pgp_key(secret=False)),
+        ("ca-bundle.p12", keymaterial.certificates_only_pkcs12),
+        ("capture.bin", lambda: snmp_capture()),
+        ("keyparser.go", lambda: GO_KEY_PARSER),
+        (
+            "recipes/encrypted_data_bag_secret.rb",
+            lambda: b"file '/etc/chef/encrypted_data_bag_secret' do\n  sensitive true\nend\n",
+        ),
+        ("templates/default/encrypted_data_bag_secret.erb", lambda: b"<%= @secret %>\n"),
         ("README.md", lambda: PROSE),
         ("README.utf16", lambda: PROSE.decode().encode("utf-16")),
         (".chef/knife.rb", lambda: b"client_key '.chef/prod/private.pem'\nnode_name 'deploy'\n"),
@@ -389,6 +419,27 @@ def test_public_material_prose_and_ordinary_data_pass(
     run: Run, name: str, content: Callable[[], bytes]
 ) -> None:
     assert run({name: content()}) == (0, "")
+
+
+# A header constant over code whose words are long: no key body.
+GO_KEY_PARSER = b"""package keys
+
+const rsaHeader = "-----BEGIN RSA PRIVATE KEY-----"
+
+func LoadPrivateKeyFromEnvironment(environmentVariableName string) (*rsa.PrivateKey, error) {
+\tprivateKeyPEMContents := os.Getenv(environmentVariableName)
+\tdecodedPEMBlock, _ := pem.Decode([]byte(privateKeyPEMContents))
+\treturn x509.ParsePKCS1PrivateKey(decodedPEMBlock.Bytes)
+}
+"""
+
+
+def snmp_capture() -> bytes:
+    """SNMP GetRequests (SNMPv2c, community "public") after a capture file's header: each opens as
+    an EC private key does (a SEQUENCE, the INTEGER 1, an OCTET STRING, then [0])."""
+    variable = der(0x30, der(0x30, der(0x06, bytes.fromhex("2b06010201010100")) + der(0x05, b"")))
+    pdu = der(0xA0, der(0x02, b"\x12\x34") + der(0x02, b"\x00") + der(0x02, b"\x00") + variable)
+    return bytes(24) + der(0x30, der(0x02, b"\x01") + der(0x04, b"public") + pdu) * 3
 
 
 FAKE_KEY = (
