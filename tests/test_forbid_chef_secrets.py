@@ -354,6 +354,27 @@ PROSE = (
 )
 
 
+# A header constant over code whose words are long: no key body.
+GO_KEY_PARSER = b"""package keys
+
+const rsaHeader = "-----BEGIN RSA PRIVATE KEY-----"
+
+func LoadPrivateKeyFromEnvironment(environmentVariableName string) (*rsa.PrivateKey, error) {
+\tprivateKeyPEMContents := os.Getenv(environmentVariableName)
+\tdecodedPEMBlock, _ := pem.Decode([]byte(privateKeyPEMContents))
+\treturn x509.ParsePKCS1PrivateKey(decodedPEMBlock.Bytes)
+}
+"""
+
+
+def snmp_capture() -> bytes:
+    """SNMP GetRequests (SNMPv2c, community "public") after a capture file's header: each opens as
+    an EC private key does (a SEQUENCE, the INTEGER 1, an OCTET STRING, then [0])."""
+    variable = der(0x30, der(0x30, der(0x06, bytes.fromhex("2b06010201010100")) + der(0x05, b"")))
+    pdu = der(0xA0, der(0x02, b"\x12\x34") + der(0x02, b"\x00") + der(0x02, b"\x00") + variable)
+    return bytes(24) + der(0x30, der(0x02, b"\x01") + der(0x04, b"public") + pdu) * 3
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [
@@ -419,27 +440,6 @@ def test_public_material_prose_and_ordinary_data_pass(
     run: Run, name: str, content: Callable[[], bytes]
 ) -> None:
     assert run({name: content()}) == (0, "")
-
-
-# A header constant over code whose words are long: no key body.
-GO_KEY_PARSER = b"""package keys
-
-const rsaHeader = "-----BEGIN RSA PRIVATE KEY-----"
-
-func LoadPrivateKeyFromEnvironment(environmentVariableName string) (*rsa.PrivateKey, error) {
-\tprivateKeyPEMContents := os.Getenv(environmentVariableName)
-\tdecodedPEMBlock, _ := pem.Decode([]byte(privateKeyPEMContents))
-\treturn x509.ParsePKCS1PrivateKey(decodedPEMBlock.Bytes)
-}
-"""
-
-
-def snmp_capture() -> bytes:
-    """SNMP GetRequests (SNMPv2c, community "public") after a capture file's header: each opens as
-    an EC private key does (a SEQUENCE, the INTEGER 1, an OCTET STRING, then [0])."""
-    variable = der(0x30, der(0x30, der(0x06, bytes.fromhex("2b06010201010100")) + der(0x05, b"")))
-    pdu = der(0xA0, der(0x02, b"\x12\x34") + der(0x02, b"\x00") + der(0x02, b"\x00") + variable)
-    return bytes(24) + der(0x30, der(0x02, b"\x01") + der(0x04, b"public") + pdu) * 3
 
 
 FAKE_KEY = (
