@@ -28,7 +28,7 @@ import bisect
 import heapq
 import re
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from functools import cache, partial
 
 # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
@@ -123,9 +123,11 @@ def scan(
     searches = [
         _hits(row, DETECTORS[row].pattern, data, start, stop)
         for in_group, tests in _GROUPS
-        if in_group(squeezed)
+        for first in [in_group(squeezed)]
+        if first
+        # (no row of the group matches before the group's first match)
         for row, in_squeezed, present in tests
-        if in_squeezed(squeezed) and present(data)
+        if in_squeezed(squeezed, first.start()) and present(data)
     ]
     if not searches:
         return findings, covered  # most files: no test passed
@@ -736,8 +738,9 @@ def _embedded_der(
 
 
 _AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
-# bytes either side of a key id its secret may be (a credentials file puts them on adjacent lines)
-AWS_PAIR_DISTANCE = 1024
+# bytes either side of a key id its secret may be (a credentials file puts them on adjacent lines,
+# a .env file may have a screen of settings between them)
+AWS_PAIR_DISTANCE = 4096
 # Key ids less than that apart are one cluster, looked at once: a file of a million ids costs a
 # pass over the file, not a million windows.
 _AWS_KEY_IDS = re.compile(
@@ -748,15 +751,25 @@ _AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9
 _MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
 
 
+_AWS_ESCAPES = re.compile(rb"\\/|%2[FfBb]")
+
+
+def _aws_unescaped(match: re.Match[bytes]) -> bytes:
+    return b"+" if match[0][-1:] in b"Bb" else b"/"
+
+
 def _aws_key_pairs(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
     """Each access key id with a secret access key near it (AWS's documented EXAMPLE pair is
     none). The bytes between the ids stay open to the other detectors."""
     start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
+    # A secret's "/" may be escaped (PHP's JSON writes "\/") or URL-encoded, as its "+" may be; the
+    # few bytes that takes out shift positions too little to matter.
+    near = _AWS_ESCAPES.sub(_aws_unescaped, data[start:end])
     secrets = [
-        secret.start()
-        for secret in _AWS_SECRET_KEY.finditer(data, start, end)
+        start + secret.start()
+        for secret in _AWS_SECRET_KEY.finditer(near)
         if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in _MIXED)
     ]
     findings = []
@@ -783,11 +796,16 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
 
 
 # A PEM inside base64 text (a Kubernetes secret, base64 of a whole config file) at any alignment.
-_PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
+_PEM_IN_BASE64 = [
+    *_base64_forms(b"-----BEGIN"),
+    *_base64_forms("-----BEGIN".encode("utf-16-le")),  # PowerShell's -EncodedCommand text is so
+]
 # Base64 text of a key store or of compressed data (helm and Kubernetes binaryData) opens so:
 # a JKS key store (its magic, version 1 or 2); gzip data (its magic, deflate, flags).
 _JKS_HEAD = (*((byte,) for byte in _KEYSTORE_MAGIC[0]), (0,), (0,), (0,), (1, 2))
 _GZIP_HEAD = (*((byte,) for byte in _COMPRESSIONS[0][0]), (8,), range(0x20))
+# an OpenSSH key's body without its armor (an SSH_KEY variable)
+_OPENSSH_HEAD = tuple((byte,) for byte in _KEY_MAGIC[0][0])
 
 
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -847,6 +865,76 @@ def _base64_opening(heads: tuple[tuple[Collection[int], ...], ...]) -> Detector:
     return Detector(squeezed, pattern.search, pattern, _base64_blob)
 
 
+def _hex_opening(heads: tuple[tuple[Collection[int], ...], ...]) -> Detector:
+    """The row for hex text that opens with one of ``heads``: ``xxd -p`` output, a C, Go or Rust
+    array (``0x30, 0x82``), escaped bytes (``\\x30\\x82``), a PostgreSQL bytea; decoded and
+    scanned. Each byte is two digits of either case, with a ``0x`` or ``\\x`` before it or not."""
+    forms, squeezed = [], []
+    for head in heads:
+        digits = [
+            (_hex_digits(byte >> 4 for byte in values), _hex_digits(byte & 15 for byte in values))
+            for values in head
+        ]
+        forms.append(_HEX_GAP.join(_one_of(high) + _one_of(low) for high, low in digits))
+        # "0x" leaves a "0" in the squeezed bytes; "\x" and separators leave nothing
+        squeezed.append(
+            _squeezed_form([part for high, low in digits for part in (frozenset(b"0x"), high, low)])
+        )
+    pattern = re.compile(rb"(?<![0-9A-Za-z])(?:\\x|0x)?(?:" + b"|".join(forms) + b")")
+    return Detector(b"|".join(squeezed), pattern.search, pattern, _hex_blob)
+
+
+def _hex_digits(nibbles: Iterable[int]) -> frozenset[int]:
+    """The hex digits, in either case, of ``nibbles``."""
+    return frozenset(digit for nibble in set(nibbles) for digit in b"%x%X" % (nibble, nibble))
+
+
+_HEX_GAP = rb"[\s,]*(?:\\x|0x)?"  # what may come between the digits of two bytes
+_HEX_TEXT = re.compile(rb"(?:\\x|0x)?[0-9a-fA-F]{2}(?:" + _HEX_GAP + rb"[0-9a-fA-F]{2})*")
+_HEX_NOISE = re.compile(rb"\\x|0x|[^0-9a-fA-F]")
+
+
+def _hex_blob(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """Decode the hex text that opens at the match and scan what it encodes."""
+    start = match.start()
+    # (a run of a byte or more matches where the opening did)
+    end = _HEX_TEXT.match(data, start, start + BASE64_RUN).end()  # type: ignore[union-attr]
+    digits = _HEX_NOISE.sub(b"", data[start:end])
+    digits = digits[: budget.take(len(digits)) // 2 * 2]
+    return _nested(binascii.unhexlify(digits), depth, budget, start, "hex-encoded"), end
+
+
+# A private key written out as its numbers: a JSON Web Key with its private member "d" (the look
+# back follows the literal "kty", so sre finds candidates by it; quotes may be escaped, in a JSON
+# string), or .NET's RSA.ToXmlString(true) with its private exponent D.
+_KEY_NUMBERS = re.compile(
+    rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"|<RSAKeyValue>'
+)
+_JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"[A-Za-z0-9_-]{16,}')
+_XML_PRIVATE = re.compile(rb"<D>\s*[A-Za-z0-9+/=\s]{16,}</D>")
+
+
+def _key_numbers(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """A JSON Web Key (a flat object) or an RSAKeyValue element, and whether it holds the private
+    numbers (a public key does not)."""
+    if match[0].startswith(b"<"):
+        closing, private, kind = b"</RSAKeyValue>", _XML_PRIVATE, "RSA private key (.NET XML)"
+        opening = match.start()
+    else:
+        closing, private, kind = b"}", _JWK_PRIVATE, "private JSON Web Key (JWK)"
+        opening = data.rfind(b"{", max(0, match.start() - PEM_WINDOW), match.start())
+    end = data.find(closing, match.end(), match.end() + PEM_WINDOW)
+    if opening < 0 or end < 0:
+        return [], match.end()
+    if private.search(data, opening, end):
+        return [Finding(match.start(), kind, True)], end
+    return [], end
+
+
 def _binary(data: bytes) -> bool:
     return data.find(b"\x00", 0, 8192) >= 0
 
@@ -874,18 +962,27 @@ DETECTORS: tuple[Detector, ...] = (
     # a binary file (a NUL in its head) may hold a DER key anywhere
     Detector(b"", _binary, _DER_KEY_START, _embedded_der),
     _anchored(
-        (b"LS0t",),  # base64 of "---", in every alignment of "-----"
+        # base64 of "---" in every alignment of "-----", and of "----" in UTF-16
+        (b"LS0t", b"LQAtAC0A"),
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
         partial(_base64_blob, leads=tuple(lead for _, lead in _PEM_IN_BASE64)),
     ),
     _base64_opening(_DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
     _base64_opening((_JKS_HEAD,)),
     _base64_opening((_GZIP_HEAD,)),
+    _base64_opening((_OPENSSH_HEAD,)),
+    _hex_opening(_DER_KEY_HEADS),
+    # an RSA key's numbers hold its public exponent, AQAB (65537, base64); an EC key names its curve
+    _anchored((b"AQAB",), _KEY_NUMBERS, _key_numbers),
+    _anchored((b"P-256", b"P-384", b"P-521"), _KEY_NUMBERS, _key_numbers),
 )
 
 
 Test = Callable[[bytes], object]
-Group = tuple[Test, tuple[tuple[int, Test, Test], ...]]
+Group = tuple[
+    Callable[[bytes], "re.Match[bytes] | None"],
+    tuple[tuple[int, Callable[[bytes, int], object], Test], ...],
+]
 
 
 def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:

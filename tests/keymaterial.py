@@ -8,6 +8,7 @@ their own formats. A test that needs a tool that is missing fails and names it (
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
 import os
@@ -258,3 +259,40 @@ def java_keystore(store_type: str = "JKS", *, with_key: bool = True) -> bytes:
             (cwd / "ca.pem").write_bytes(certificate().public_bytes(Encoding.PEM))
             _run("keytool", "-importcert", "-alias", "ca", "-file", "ca.pem", *common, cwd=cwd)
         return (cwd / "store").read_bytes()
+
+
+def _base64url(number: int) -> str:
+    raw = number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def json_web_key(kind: str, *, private: bool = True) -> dict[str, str]:
+    """The RSA or EC (P-256) key pair as a JSON Web Key (RFC 7518); ``private``: with ``d``."""
+    if kind == "RSA":
+        numbers = rsa_key().private_numbers()
+        public = numbers.public_numbers
+        jwk = {"kty": "RSA", "n": _base64url(public.n), "e": _base64url(public.e)}
+        secret = {"d": numbers.d, "p": numbers.p, "q": numbers.q}
+    else:
+        ec_numbers = ec_key().private_numbers()
+        point = ec_numbers.public_numbers
+        jwk = {"kty": "EC", "crv": "P-256", "x": _base64url(point.x), "y": _base64url(point.y)}
+        secret = {"d": ec_numbers.private_value}
+    if private:
+        jwk.update({name: _base64url(value) for name, value in secret.items()})
+    return jwk
+
+
+def rsa_key_value_xml(*, private: bool = True) -> bytes:
+    """The RSA key as .NET's RSA.ToXmlString writes it (``private``: with P, Q, ... and D)."""
+    numbers = rsa_key().private_numbers()
+    parts = {"Modulus": numbers.public_numbers.n, "Exponent": numbers.public_numbers.e}
+    if private:
+        parts.update({"P": numbers.p, "Q": numbers.q, "DP": numbers.dmp1, "DQ": numbers.dmq1})
+        parts.update({"InverseQ": numbers.iqmp, "D": numbers.d})
+    elements = "".join(
+        f"<{name}>{base64.b64encode(value.to_bytes((value.bit_length() + 7) // 8, 'big')).decode()}"
+        f"</{name}>"
+        for name, value in parts.items()
+    )
+    return f"<RSAKeyValue>{elements}</RSAKeyValue>".encode()

@@ -13,6 +13,7 @@ import json
 import lzma
 import os
 import quopri
+import re
 import secrets
 import subprocess
 import tarfile
@@ -305,6 +306,21 @@ DER_EMBEDDINGS: dict[str, Callable[[bytes], tuple[str, bytes, int]]] = {
         PREFIX + b'{"key": "' + wrapped_in_json(base64.b64encode(der_key)) + b'"}\n',
         3,
     ),
+    "hex-lines": lambda der_key: (  # xxd -p
+        "key.hex",
+        PREFIX + re.sub(rb"(.{60})", rb"\1\n", der_key.hex().encode()) + b"\n",
+        3,
+    ),
+    "c-array": lambda der_key: (  # xxd -i
+        "key.h",
+        PREFIX + b"char key_der[] = {" + b", ".join(b"0x%02X" % byte for byte in der_key) + b"};",
+        3,
+    ),
+    "escaped-bytes": lambda der_key: (
+        "key.py",
+        PREFIX + b'KEY = b"' + b"".join(b"\\x%02x" % byte for byte in der_key) + b'"\n',
+        3,
+    ),
 }
 
 
@@ -569,6 +585,71 @@ def test_symlinks_directories_and_missing_files_never_crash(
     assert capsys.readouterr().out == ""
     assert main([str(tmp_path / "missing")]) == 1
     assert "cannot be read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["RSA", "EC"])
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_private_json_web_key_is_found_and_a_public_one_passes(
+    run: Run, kind: str, escaped: bool
+) -> None:
+    """A JSON Web Key with ``d`` is a private key; in a JSON string its quotes are escaped."""
+
+    def written(private: bool) -> bytes:
+        jwks = json.dumps({"keys": [keymaterial.json_web_key(kind, private=private)]}, indent=2)
+        return (json.dumps({"jwks": jwks}) if escaped else jwks).encode()
+
+    code, out = run({"jwks.json": written(private=True)})
+    assert code == 1
+    assert "private JSON Web Key (JWK)" in out
+    assert "allowlist" not in out  # proven: no marker silences it
+    assert run({"jwks.json": written(private=False)}) == (0, "")
+
+
+def test_a_dotnet_xml_private_key_is_found_and_a_public_one_passes(run: Run) -> None:
+    code, out = run({"App.config": PREFIX + keymaterial.rsa_key_value_xml()})
+    assert code == 1
+    assert out.startswith("App.config:3: RSA private key (.NET XML)")
+    assert run({"App.config": PREFIX + keymaterial.rsa_key_value_xml(private=False)}) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        (  # an SSH_KEY variable holding the key's body without its armor
+            ".env",
+            lambda: b"SSH_KEY="
+            + b"".join(key("openssh-ed25519").splitlines()[1:-1])
+            + b"\n",
+            "OpenSSH private key, base64-encoded",
+        ),
+        (  # base64 of UTF-16 text, as PowerShell's -EncodedCommand takes it
+            "deploy.ps1",
+            lambda: b"powershell -EncodedCommand "
+            + base64.b64encode(key().decode().encode("utf-16-le"))
+            + b"\n",
+            "RSA private key (PKCS#1), UTF-16 text, base64-encoded",
+        ),
+    ],
+)
+def test_keys_without_their_armor_or_in_base64_of_utf16_are_found(
+    run: Run, name: str, content: Callable[[], bytes], kind: str
+) -> None:
+    code, out = run({name: content()})
+    assert code == 1
+    assert out.startswith(f"{name}:1: {kind}"), out
+
+
+def test_aws_keys_a_screen_apart_or_with_escaped_slashes_are_found(run: Run) -> None:
+    key_id = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    secret = base64.b64encode(os.urandom(30)).decode()
+    while "/" not in secret:
+        secret = base64.b64encode(os.urandom(30)).decode()
+    settings_between = "".join(f"SETTING_{index}=value {index}\n" for index in range(120))
+    env = f"AWS_ACCESS_KEY_ID={key_id}\n{settings_between}AWS_SECRET_ACCESS_KEY={secret}\n"
+    php = json.dumps({"key": key_id, "secret": secret}).replace("/", "\\/")
+    code, out = run({".env": env.encode(), "aws.json": php.encode()})
+    assert code == 1
+    assert [line.split(": ")[0] for line in out.splitlines()[::2]] == [".env:1", "aws.json:1"]
 
 
 def test_fifos_and_devices_are_no_content_and_never_hang(
