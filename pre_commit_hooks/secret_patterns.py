@@ -28,7 +28,7 @@ import bisect
 import heapq
 import re
 import zlib
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache, partial
 
 # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
@@ -66,7 +66,31 @@ class Budget:
         return granted
 
 
+Form = tuple[bytes, ...]  # a regular expression over squeezed bytes, one piece per character
 Handler = Callable[[bytes, "re.Match[bytes]", int, Budget], "tuple[list[Finding], int]"]
+
+
+class WhenUsed:
+    """A regular expression compiled when first used: a run needs a row's full pattern only for
+    files its squeezed search passed, and compiling every one would cost each run (an interpreter
+    start) more than scanning most files does."""
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: bytes) -> None:
+        self._source = source
+        self._compiled: re.Pattern[bytes] | None = None
+
+    def compiled(self) -> re.Pattern[bytes]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._source)
+        return self._compiled
+
+    def search(self, data: bytes, *span: int) -> re.Match[bytes] | None:
+        return self.compiled().search(data, *span)
+
+    def finditer(self, data: bytes, *span: int) -> Iterator[re.Match[bytes]]:
+        return self.compiled().finditer(data, *span)
 
 
 class Detector:
@@ -74,12 +98,12 @@ class Detector:
 
     def __init__(
         self,
-        squeezed: bytes,
+        squeezed: tuple[Form, ...],
         present: Callable[[bytes], object],
-        pattern: re.Pattern[bytes],
+        pattern: re.Pattern[bytes] | WhenUsed,
         handle: Handler,
     ) -> None:
-        self.squeezed = squeezed  # an expression the squeezed bytes of any file it reports match
+        self.squeezed = squeezed  # forms, one of which any file it reports holds once squeezed
         self.present = present  # a cheap test of the file most files fail (truthy: run the pattern)
         self.pattern = pattern  # opens with a literal where it can: sre then searches fast
         self.handle = handle  # -> (findings, offset up to which the bytes are accounted for)
@@ -108,15 +132,7 @@ def scan(
     """The keys starting in ``data[start:stop]`` and the offset the last one reaches to.
 
     ``whole``: ``data`` begins a file or blob, so it may be a DER key, a keystore or an archive."""
-    budget = Budget() if budget is None else budget
     stop = len(data) if stop is None else stop
-    findings, covered = (
-        _whole_blob(data, depth, budget)
-        # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
-        if whole and (data[:1] in _BLOB_FIRST_BYTES or data.find(b"\x00", 0, 1024) >= 0)
-        else ([], 0)
-    )
-    covered = max(covered, start)
     # What a row looks for is in the squeezed bytes too, squeezed the same way (the bytes deleted
     # from inside it are deleted around it): a row whose squeezed search fails finds nothing.
     squeezed = data.translate(None, _SQUEEZED_OUT)
@@ -129,8 +145,15 @@ def scan(
         for row, in_squeezed, present in tests
         if in_squeezed(squeezed, first.start()) and present(data)
     ]
+    # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
+    blob = whole and (data[:1] in _BLOB_FIRST_BYTES or data.find(b"\x00", 0, 1024) >= 0)
+    if not searches and not blob:
+        return [], start  # most files
+    budget = Budget() if budget is None else budget
+    findings, covered = _whole_blob(data, depth, budget) if blob else ([], 0)
+    covered = max(covered, start)
     if not searches:
-        return findings, covered  # most files: no test passed
+        return findings, covered
     # in file order, without holding every candidate at once (one row's are in order already)
     hits = searches[0] if len(searches) == 1 else heapq.merge(*searches)
     for position, row, match in hits:
@@ -144,7 +167,7 @@ def scan(
 
 
 def _hits(
-    row: int, pattern: re.Pattern[bytes], data: bytes, start: int, stop: int
+    row: int, pattern: re.Pattern[bytes] | WhenUsed, data: bytes, start: int, stop: int
 ) -> Iterator[tuple[int, int, re.Match[bytes]]]:
     """(position, row, match) for the pattern's first ``CANDIDATES`` matches starting before
     ``stop``."""
@@ -244,6 +267,9 @@ _DER_KEYS = (
 )
 
 
+ByteSet = tuple[int, ...] | range | frozenset[int]  # the values a byte may take (hashable: cached)
+Head = tuple[ByteSet, ...]  # how some bytes open, one set per byte
+
 # How each of those opens, one set of possible values per byte: a SEQUENCE, in any length form,
 # around a version INTEGER (0, 1 or 3) and the element after it, or around the encryption algorithm
 # of an encrypted PKCS#8 key (a SEQUENCE opening with a PKCS#5 or PKCS#12 OID; such a key is 128
@@ -258,14 +284,14 @@ _SEQUENCE_LENGTHS = (
 )
 _VERSIONED = ((_INTEGER,), (1,), (0, 1, 3), (_INTEGER, _OCTETS, _SEQUENCE))
 _ENCRYPTED = ((_SEQUENCE,), range(0x80), (_OID,), (9, 10), *((byte,) for byte in _PKCS), (5, 12))
-_DER_KEY_HEADS = (
+_DER_KEY_HEADS: tuple[Head, ...] = (
     *(((_SEQUENCE,), *length, *_VERSIONED) for length in _SEQUENCE_LENGTHS),
     *(((_SEQUENCE,), *length, *_ENCRYPTED) for length in _SEQUENCE_LENGTHS[1:3]),
 )
 
 
 @cache  # the heads repeat their sets
-def _one_of(symbols: Collection[int]) -> bytes:
+def _one_of(symbols: ByteSet) -> bytes:
     """A regular expression for any one byte of ``symbols`` (runs written as ranges)."""
     runs: list[list[int]] = []
     for symbol in sorted(symbols):
@@ -280,6 +306,52 @@ def _one_of(symbols: Collection[int]) -> bytes:
         for low, high in runs
     )
     return b"[" + b"".join(ranges) + b"]"
+
+
+def _squeezed_form(characters: list[frozenset[int]]) -> Form:
+    """A regular expression for what ``scan`` keeps of text that ``characters`` match, one set of
+    possible bytes per character: a character it always squeezes out is gone, one it may squeeze
+    out is optional (a run of those is one bounded repeat, which backtracks less)."""
+    pieces = [
+        (kept, kept != options)
+        for options in characters
+        for kept in [options.intersection(_UPPER_OR_DIGIT)]
+        if kept
+    ]
+    # an optional character at either end constrains nothing
+    while pieces and pieces[0][1]:
+        del pieces[0]
+    while pieces and pieces[-1][1]:
+        del pieces[-1]
+    form: list[bytes] = []
+    run, optional = frozenset[int](), 0
+    for kept, is_optional in pieces:
+        if is_optional:
+            run, optional = run | kept, optional + 1
+            continue
+        if optional:
+            form.append(_one_of(run) + b"{0,%d}" % optional)
+            run, optional = frozenset(), 0
+        form.append(_one_of(kept))
+    return tuple(form)
+
+
+def _alternation(forms: Iterable[Form]) -> bytes:
+    """One expression for any of ``forms``, the pieces they open with written once: at each
+    candidate byte sre tries every branch, so a shared piece is tried once, not once per form.
+    A form that is a prefix of another makes the other needless (an empty form, every other)."""
+    branches: dict[bytes, list[Form]] = {}
+    for form in forms:
+        if not form:
+            return b""
+        branches.setdefault(form[0], []).append(form[1:])
+    return b"|".join(
+        first if not all(rests) else first + _continued(rests) for first, rests in branches.items()
+    )
+
+
+def _continued(rests: list[Form]) -> bytes:
+    return b"".join(rests[0]) if len(rests) == 1 else b"(?:" + _alternation(rests) + b")"
 
 
 def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int] | None:
@@ -727,7 +799,7 @@ def _utf16_findings(text: bytes, depth: int, budget: Budget) -> list[Finding]:
     ]
 
 
-_DER_KEY_START = re.compile(b"|".join(b"".join(map(_one_of, head)) for head in _DER_KEY_HEADS))
+_DER_KEY_START = WhenUsed(_alternation(tuple(map(_one_of, head)) for head in _DER_KEY_HEADS))
 
 
 def _embedded_der(
@@ -796,22 +868,17 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
 
 
 # A PEM inside base64 text (a Kubernetes secret, base64 of a whole config file) at any alignment.
-_PEM_IN_BASE64 = [
-    *_base64_forms(b"-----BEGIN"),
-    *_base64_forms("-----BEGIN".encode("utf-16-le")),  # PowerShell's -EncodedCommand text is so
-]
+_PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
 # Base64 text of a key store or of compressed data (helm and Kubernetes binaryData) opens so:
 # a JKS key store (its magic, version 1 or 2); gzip data (its magic, deflate, flags).
-_JKS_HEAD = (*((byte,) for byte in _KEYSTORE_MAGIC[0]), (0,), (0,), (0,), (1, 2))
-_GZIP_HEAD = (*((byte,) for byte in _COMPRESSIONS[0][0]), (8,), range(0x20))
-# an OpenSSH key's body without its armor (an SSH_KEY variable)
-_OPENSSH_HEAD = tuple((byte,) for byte in _KEY_MAGIC[0][0])
+_JKS_HEAD: Head = (*((byte,) for byte in _KEYSTORE_MAGIC[0]), (0,), (0,), (0,), (1, 2))
+_GZIP_HEAD: Head = (*((byte,) for byte in _COMPRESSIONS[0][0]), (8,), range(0x20))
 
 
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
-def _base64_of(head: tuple[Collection[int], ...]) -> list[frozenset[int]]:
+def _base64_of(head: Head) -> list[frozenset[int]]:
     """For each base64 character the bytes of ``head`` decide, the characters it can be where base64
     text opens with one byte of each of those sets."""
     characters = []
@@ -825,34 +892,7 @@ def _base64_of(head: tuple[Collection[int], ...]) -> list[frozenset[int]]:
     return characters
 
 
-def _squeezed_form(characters: list[frozenset[int]]) -> bytes:
-    """A regular expression for what ``scan`` keeps of text that ``characters`` match, one set of
-    possible bytes per character: a character it always squeezes out is gone, one it may squeeze
-    out is optional (a run of those is one bounded repeat, which backtracks less)."""
-    pieces = [
-        (kept, kept != options)
-        for options in characters
-        for kept in [options.intersection(_UPPER_OR_DIGIT)]
-        if kept
-    ]
-    # an optional character at either end constrains nothing
-    while pieces and pieces[0][1]:
-        del pieces[0]
-    while pieces and pieces[-1][1]:
-        del pieces[-1]
-    form, run, optional = b"", frozenset[int](), 0
-    for kept, is_optional in pieces:
-        if is_optional:
-            run, optional = run | kept, optional + 1
-            continue
-        if optional:
-            form += _one_of(run) + b"{0,%d}" % optional
-            run, optional = frozenset(), 0
-        form += _one_of(kept)
-    return form
-
-
-def _base64_opening(heads: tuple[tuple[Collection[int], ...], ...]) -> Detector:
+def _base64_opening(heads: tuple[Head, ...]) -> Detector:
     """The row for base64 text that opens with one of ``heads`` (byte sets whose base64 has one
     first character; in the middle of base64 text they are only noise): decoded and scanned. The
     look back follows the first character, so sre still finds candidates by it alone; first, it
@@ -860,36 +900,42 @@ def _base64_opening(heads: tuple[tuple[Collection[int], ...], ...]) -> Detector:
     characters = [_base64_of(head) for head in heads]
     first = re.escape(bytes(characters[0][0]))
     rest = b"|".join(b"".join(map(_one_of, head[1:])) for head in characters)
-    pattern = re.compile(first + rb"(?<![A-Za-z0-9+/]" + first + rb")(?:" + rest + b")")
-    squeezed = b"|".join(map(_squeezed_form, characters))
+    pattern = WhenUsed(first + rb"(?<![A-Za-z0-9+/]" + first + rb")(?:" + rest + b")")
+    squeezed = tuple(map(_squeezed_form, characters))
     return Detector(squeezed, pattern.search, pattern, _base64_blob)
 
 
-def _hex_opening(heads: tuple[tuple[Collection[int], ...], ...]) -> Detector:
+def _hex_opening(heads: tuple[Head, ...]) -> Detector:
     """The row for hex text that opens with one of ``heads``: ``xxd -p`` output, a C, Go or Rust
     array (``0x30, 0x82``), escaped bytes (``\\x30\\x82``), a PostgreSQL bytea; decoded and
-    scanned. Each byte is two digits of either case, with a ``0x`` or ``\\x`` before it or not."""
-    forms, squeezed = [], []
-    for head in heads:
-        digits = [
-            (_hex_digits(byte >> 4 for byte in values), _hex_digits(byte & 15 for byte in values))
-            for values in head
-        ]
-        forms.append(_HEX_GAP.join(_one_of(high) + _one_of(low) for high, low in digits))
-        # "0x" leaves a "0" in the squeezed bytes; "\x" and separators leave nothing
-        squeezed.append(
-            _squeezed_form([part for high, low in digits for part in (frozenset(b"0x"), high, low)])
+    scanned. Each byte is two digits of either case, with a ``0x`` or ``\\x`` before it or not:
+    in the squeezed bytes, an optional "0". The pattern finds where such text opens with the heads'
+    first byte; what follows is the decoded bytes' to prove."""
+    squeezed = tuple(
+        _squeezed_form(
+            [
+                part
+                for values in head
+                for part in (_HEX_PREFIX, _hex_digits(values, True), _hex_digits(values, False))
+            ]
         )
-    pattern = re.compile(rb"(?<![0-9A-Za-z])(?:\\x|0x)?(?:" + b"|".join(forms) + b")")
-    return Detector(b"|".join(squeezed), pattern.search, pattern, _hex_blob)
+        for head in heads
+    )
+    (first,) = {head[0] for head in heads}
+    digits = _one_of(_hex_digits(first, True)) + _one_of(_hex_digits(first, False))
+    pattern = WhenUsed(rb"(?<![0-9A-Za-z])(?:\\x|0x)?" + digits + _HEX_GAP + rb"[0-9a-fA-F]{2}")
+    return Detector(squeezed, pattern.search, pattern, _hex_blob)
 
 
-def _hex_digits(nibbles: Iterable[int]) -> frozenset[int]:
-    """The hex digits, in either case, of ``nibbles``."""
-    return frozenset(digit for nibble in set(nibbles) for digit in b"%x%X" % (nibble, nibble))
+@cache  # the heads repeat their sets
+def _hex_digits(values: ByteSet, high: bool) -> frozenset[int]:
+    """The hex digits, in either case, of the high (or low) halves of ``values``."""
+    nibbles = {value >> 4 if high else value & 15 for value in values}
+    return frozenset(digit for nibble in nibbles for digit in b"%x%X" % (nibble, nibble))
 
 
 _HEX_GAP = rb"[\s,]*(?:\\x|0x)?"  # what may come between the digits of two bytes
+_HEX_PREFIX = frozenset(b"0x")  # squeezed, "0x" leaves its "0" and "\\x" nothing
 _HEX_TEXT = re.compile(rb"(?:\\x|0x)?[0-9a-fA-F]{2}(?:" + _HEX_GAP + rb"[0-9a-fA-F]{2})*")
 _HEX_NOISE = re.compile(rb"\\x|0x|[^0-9a-fA-F]")
 
@@ -909,24 +955,38 @@ def _hex_blob(
 # A private key written out as its numbers: a JSON Web Key with its private member "d" (the look
 # back follows the literal "kty", so sre finds candidates by it; quotes may be escaped, in a JSON
 # string), or .NET's RSA.ToXmlString(true) with its private exponent D.
-_KEY_NUMBERS = re.compile(
-    rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"|<RSAKeyValue>'
-)
+_JSON_WEB_KEY = re.compile(rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"')
 _JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"[A-Za-z0-9_-]{16,}')
+_XML_KEY = re.compile(rb"<RSAKeyValue>")
 _XML_PRIVATE = re.compile(rb"<D>\s*[A-Za-z0-9+/=\s]{16,}</D>")
 
 
-def _key_numbers(
+def _json_web_key(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
-    """A JSON Web Key (a flat object) or an RSAKeyValue element, and whether it holds the private
-    numbers (a public key does not)."""
-    if match[0].startswith(b"<"):
-        closing, private, kind = b"</RSAKeyValue>", _XML_PRIVATE, "RSA private key (.NET XML)"
-        opening = match.start()
-    else:
-        closing, private, kind = b"}", _JWK_PRIVATE, "private JSON Web Key (JWK)"
-        opening = data.rfind(b"{", max(0, match.start() - PEM_WINDOW), match.start())
+    """A JSON Web Key (a flat object) with its private member."""
+    opening = data.rfind(b"{", max(0, match.start() - PEM_WINDOW), match.start())
+    return _private_numbers(data, match, opening, b"}", _JWK_PRIVATE, "private JSON Web Key (JWK)")
+
+
+def _xml_key(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """An RSAKeyValue element with its private exponent."""
+    closing = b"</RSAKeyValue>"
+    kind = "RSA private key (.NET XML)"
+    return _private_numbers(data, match, match.start(), closing, _XML_PRIVATE, kind)
+
+
+def _private_numbers(
+    data: bytes,
+    match: re.Match[bytes],
+    opening: int,
+    closing: bytes,
+    private: re.Pattern[bytes],
+    kind: str,
+) -> tuple[list[Finding], int]:
+    """A finding when the key from ``opening`` to ``closing`` holds its private numbers."""
     end = data.find(closing, match.end(), match.end() + PEM_WINDOW)
     if opening < 0 or end < 0:
         return [], match.end()
@@ -947,8 +1007,8 @@ def _search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
 
 def _anchored(anchors: tuple[bytes, ...], pattern: re.Pattern[bytes], handle: Handler) -> Detector:
     """A row whose tests are searches for its anchors, one of which is in any file it reports."""
-    squeezed = (_squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors)
-    return Detector(b"|".join(squeezed), _search_for(anchors), pattern, handle)
+    squeezed = tuple(_squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors)
+    return Detector(squeezed, _search_for(anchors), pattern, handle)
 
 
 # Patterns and handlers run only where a row's anchors are in the squeezed bytes and its test
@@ -960,21 +1020,20 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"PuTTY-User-Key-File-",), _PUTTY, _putty_key),
     _anchored((b"AKIA", b"ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
     # a binary file (a NUL in its head) may hold a DER key anywhere
-    Detector(b"", _binary, _DER_KEY_START, _embedded_der),
+    Detector(((),), _binary, _DER_KEY_START, _embedded_der),
     _anchored(
-        # base64 of "---" in every alignment of "-----", and of "----" in UTF-16
-        (b"LS0t", b"LQAtAC0A"),
+        (b"LS0t",),  # base64 of "---", in every alignment of "-----"
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
         partial(_base64_blob, leads=tuple(lead for _, lead in _PEM_IN_BASE64)),
     ),
     _base64_opening(_DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
     _base64_opening((_JKS_HEAD,)),
     _base64_opening((_GZIP_HEAD,)),
-    _base64_opening((_OPENSSH_HEAD,)),
     _hex_opening(_DER_KEY_HEADS),
     # an RSA key's numbers hold its public exponent, AQAB (65537, base64); an EC key names its curve
-    _anchored((b"AQAB",), _KEY_NUMBERS, _key_numbers),
-    _anchored((b"P-256", b"P-384", b"P-521"), _KEY_NUMBERS, _key_numbers),
+    _anchored((b"AQAB",), _JSON_WEB_KEY, _json_web_key),
+    _anchored((b"AQAB",), _XML_KEY, _xml_key),
+    _anchored((b"P-256", b"P-384", b"P-521"), _JSON_WEB_KEY, _json_web_key),
 )
 
 
@@ -986,22 +1045,30 @@ Group = tuple[
 
 
 def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
-    """The rows in groups whose squeezed expressions open with the same byte, each group with one
+    """The rows in groups whose squeezed forms open with the same byte, each group with one
     search for all of them: sre looks for an expression's first byte, so one pass over the squeezed
-    bytes rules out a whole group. Each row: (its index, its squeezed search, its test)."""
+    bytes rules out a whole group. Each row: (its index, its squeezed search, its test); a row
+    alone in its group needs no search of its own."""
     groups: dict[bytes, list[int]] = {}
     for row, detector in enumerate(detectors):
-        groups.setdefault(detector.squeezed[:1], []).append(row)
+        first_form = detector.squeezed[0]
+        groups.setdefault(first_form[0][:1] if first_form else b"", []).append(row)
     return tuple(
         (
-            re.compile(b"|".join(detectors[row].squeezed for row in rows)).search,
-            tuple(
-                (row, re.compile(detectors[row].squeezed).search, detectors[row].present)
-                for row in rows
-            ),
+            re.compile(_alternation(form for row in rows for form in detectors[row].squeezed))
+            .search,
+            tuple((row, _row_search(detectors, rows, row), detectors[row].present) for row in rows),
         )
         for rows in groups.values()
     )
+
+
+def _row_search(
+    detectors: tuple[Detector, ...], rows: list[int], row: int
+) -> Callable[[bytes, int], object]:
+    if len(rows) == 1:
+        return lambda squeezed, start: True  # its group's search was its own
+    return WhenUsed(_alternation(detectors[row].squeezed)).search
 
 
 _GROUPS = _grouped(DETECTORS)

@@ -16,11 +16,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-CHEF_DIR = ".chef"
-CONFIG_FILE = "config.yml"
-KEY_FILE = "private.pem"
-CA_CERTS_DIR = "ca_certs"
-KNIFE_RB = f"{CHEF_DIR}/knife.rb"  # what marks a repository's root
+from pre_commit_hooks.layout import CA_CERTS_DIR as CA_CERTS_DIR
+from pre_commit_hooks.layout import CHEF_DIR as CHEF_DIR
+from pre_commit_hooks.layout import CONFIG_FILE as CONFIG_FILE
+from pre_commit_hooks.layout import KEY_FILE as KEY_FILE
+from pre_commit_hooks.layout import KNIFE_RB as KNIFE_RB
+
 # The EC2 tag that marks a server's nodes, unless its config.yml names another: chef-server=<name>.
 DEFAULT_TAG_KEY = "chef-server"
 

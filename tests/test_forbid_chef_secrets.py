@@ -612,33 +612,6 @@ def test_a_dotnet_xml_private_key_is_found_and_a_public_one_passes(run: Run) -> 
     assert run({"App.config": PREFIX + keymaterial.rsa_key_value_xml(private=False)}) == (0, "")
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "kind"),
-    [
-        (  # an SSH_KEY variable holding the key's body without its armor
-            ".env",
-            lambda: b"SSH_KEY="
-            + b"".join(key("openssh-ed25519").splitlines()[1:-1])
-            + b"\n",
-            "OpenSSH private key, base64-encoded",
-        ),
-        (  # base64 of UTF-16 text, as PowerShell's -EncodedCommand takes it
-            "deploy.ps1",
-            lambda: b"powershell -EncodedCommand "
-            + base64.b64encode(key().decode().encode("utf-16-le"))
-            + b"\n",
-            "RSA private key (PKCS#1), UTF-16 text, base64-encoded",
-        ),
-    ],
-)
-def test_keys_without_their_armor_or_in_base64_of_utf16_are_found(
-    run: Run, name: str, content: Callable[[], bytes], kind: str
-) -> None:
-    code, out = run({name: content()})
-    assert code == 1
-    assert out.startswith(f"{name}:1: {kind}"), out
-
-
 def test_aws_keys_a_screen_apart_or_with_escaped_slashes_are_found(run: Run) -> None:
     key_id = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
     secret = base64.b64encode(os.urandom(30)).decode()
