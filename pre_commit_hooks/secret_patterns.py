@@ -103,7 +103,8 @@ class Detector:
         pattern: re.Pattern[bytes] | WhenUsed,
         handle: Handler,
     ) -> None:
-        self.squeezed = squeezed  # forms, one of which any file it reports holds once squeezed
+        # forms, one of which any file it reports holds once squeezed (none: its test alone decides)
+        self.squeezed = squeezed
         self.present = present  # a cheap test of the file most files fail (truthy: run the pattern)
         self.pattern = pattern  # opens with a literal where it can: sre then searches fast
         self.handle = handle  # -> (findings, offset up to which the bytes are accounted for)
@@ -144,6 +145,11 @@ def scan(
         # (no row of the group matches before the group's first match)
         for row, in_squeezed, present in tests
         if in_squeezed(squeezed, first.start()) and present(data)
+    ]
+    searches += [
+        _hits(row, DETECTORS[row].pattern, data, start, stop)
+        for row, present in _UNSQUEEZED
+        if present(data)
     ]
     # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
     blob = whole and (data[:1] in _BLOB_FIRST_BYTES or data.find(b"\x00", 0, 1024) >= 0)
@@ -1020,7 +1026,7 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"PuTTY-User-Key-File-",), _PUTTY, _putty_key),
     _anchored((b"AKIA", b"ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
     # a binary file (a NUL in its head) may hold a DER key anywhere
-    Detector(((),), _binary, _DER_KEY_START, _embedded_der),
+    Detector((), _binary, _DER_KEY_START, _embedded_der),
     _anchored(
         (b"LS0t",),  # base64 of "---", in every alignment of "-----"
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in _PEM_IN_BASE64)),
@@ -1051,8 +1057,8 @@ def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
     alone in its group needs no search of its own."""
     groups: dict[bytes, list[int]] = {}
     for row, detector in enumerate(detectors):
-        first_form = detector.squeezed[0]
-        groups.setdefault(first_form[0][:1] if first_form else b"", []).append(row)
+        if detector.squeezed:
+            groups.setdefault(detector.squeezed[0][0][:1], []).append(row)
     return tuple(
         (
             re.compile(_alternation(form for row in rows for form in detectors[row].squeezed))
@@ -1072,3 +1078,5 @@ def _row_search(
 
 
 _GROUPS = _grouped(DETECTORS)
+# (row, test) for each row with no squeezed form
+_UNSQUEEZED = tuple((row, row_.present) for row, row_ in enumerate(DETECTORS) if not row_.squeezed)
