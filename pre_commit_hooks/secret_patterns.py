@@ -1,20 +1,22 @@
 """What a private key looks like in the bytes of a file, however it got there.
 
-``DETECTORS`` is the one table of ways to find a key: each row has anchors (byte strings one of
-which is in any file the row can report), a test on the file, a regular expression that finds where
-a key may start, and a handler that decides. Tests are cheap (one search at memory speed that most
-files fail), and most files are spared even those: see ``scan``. Handlers judge structure, not
-looks: a PEM body is base64-decoded and must parse as a private key (DER/ASN.1, OpenSSH, OpenPGP,
-PuTTY) to be *proven*; a proven key is reported whatever marker a line carries. A private-key header
-with a long base64 body that does not parse is reported too, but as a suspicion that a reviewer may
-allow.
+``DETECTORS`` is the one table of ways to find a key: each row has squeezed forms (what any file
+the row can report holds once ``scan`` has squeezed it), a test on the file, a regular expression
+that finds where a key may start, and a handler that decides. The squeezed searches are cheap (a
+tenth of the bytes, one pass per group of rows), and most files fail all of them: see ``scan``.
+Handlers judge structure, not looks: a PEM body is base64-decoded and must parse as a private key
+(DER/ASN.1, OpenSSH, OpenPGP, PuTTY) to be *proven*; a proven key is reported whatever marker a
+line carries. A private-key header with a long base64 body that does not parse is reported too,
+but as a suspicion that a reviewer may allow.
 
 Encodings are undone where a key is found, not over the whole file: JSON/Ruby/C escapes, URL and
-HTML escapes, quoted-printable, indentation and string concatenation inside a PEM block; base64 of
-a PEM (at any alignment), of DER or PKCS#12, of a JKS or of gzip data (Kubernetes secrets and
-ConfigMaps); UTF-16 text; gzip, bzip2, xz, zip/jar and tar files; DER, PKCS#12 and Java key stores
-as whole files, DER keys also inside other binary files. Nesting is limited to ``MAX_DEPTH``
-levels and all a file unpacks or decodes shares one ``Budget``.
+HTML escapes, quoted-printable, indentation, string concatenation, line numbers and ``<br>``
+inside a PEM block; base64 of a PEM (at any alignment), of DER or PKCS#12, of a JKS or of gzip data
+(Kubernetes secrets and ConfigMaps); hex of DER (``xxd``, C and Go arrays, ``\\x`` escapes); UTF-16
+text; gzip, bzip2, xz, zip/jar and tar files; DER, PKCS#12 (with a key bag), Java key stores and
+binary OpenPGP and OpenSSH keys as whole files, DER keys also inside other binary files; keys
+written as their numbers (a JSON Web Key with ``d``, .NET's ``RSAKeyValue`` with ``D``). Nesting
+is limited to ``MAX_DEPTH`` levels and all a file unpacks or decodes shares one ``Budget``.
 
 Every run costs an interpreter start, so this module imports only what a clean file needs: the
 archive and compression modules load when a file is one, and its classes are plain ones (typing,
