@@ -215,10 +215,41 @@ class Material:
             )
             return (Path(directory) / "k.ppk").read_text()
 
-    def pkcs12(self) -> bytes:
+    def pkcs12(self, *, with_key: bool = True) -> bytes:
+        """A key store (``with_key`` false: a trust store, its certificate alone)."""
         return pkcs12.serialize_key_and_certificates(
-            b"chef", self.rsa, self.certificate, None, serialization.BestAvailableEncryption(b"pw")
+            b"chef",
+            self.rsa if with_key else None,
+            self.certificate,
+            None,
+            serialization.BestAvailableEncryption(b"pw"),
         )
+
+    def jwks(self, *, private: bool) -> bytes:
+        """The RSA key as a JSON Web Key Set (``private``: with its private numbers)."""
+        numbers = self.rsa.private_numbers()
+        key = {"kty": "RSA", "kid": "chef", "n": numbers.public_numbers.n, "e": 65537}
+        if private:
+            key.update(d=numbers.d, p=numbers.p, q=numbers.q)
+        encoded = {
+            name: base64url(value) if isinstance(value, int) else value
+            for name, value in key.items()
+        }
+        return json.dumps({"keys": [encoded]}, indent=2).encode()
+
+
+def base64url(number: int) -> str:
+    return base64.urlsafe_b64encode(number.to_bytes((number.bit_length() + 7) // 8, "big")).rstrip(
+        b"="
+    ).decode()
+
+
+def c_array(name: str, data: bytes) -> str:
+    """``data`` as ``xxd -i`` writes it into a C header."""
+    rows = (  # 12 bytes a row
+        ", ".join(f"0x{byte:02x}" for byte in data[i : i + 12]) for i in range(0, len(data), 12)
+    )
+    return f"unsigned char {name}[] = {{\n  " + ",\n  ".join(rows) + "\n};\n"
 
 
 def plant_keys(material: Material, rng: random.Random) -> dict[str, bytes]:
@@ -253,6 +284,13 @@ def plant_keys(material: Material, rng: random.Random) -> dict[str, bytes]:
             material.pem(material.ec, Fmt.TraditionalOpenSSL).encode()
         ),
     }
+    device_key = material.ec.private_bytes(
+        Enc.DER, Fmt.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    planted["cookbooks/app_07/files/default/device_key.h"] = (
+        text_lines(rng, 10_000, ruby_line) + c_array("device_key_der", device_key)
+    ).encode()
+    planted["data_bags/oidc/signing.json"] = material.jwks(private=True)
     putty = material.putty()
     if putty is not None:
         planted["cookbooks/app_06/files/default/deploy.ppk"] = putty.encode()
@@ -298,6 +336,8 @@ def look_alikes(material: Material, rng: random.Random) -> list[tuple[str, bytes
         ("data_bags/secrets/db.json", encrypted_item),
         ("files/default/blob.b64", base64.encodebytes(rng.randbytes(30_000))),
         ("files/default/logo.png", b"\x89PNG\r\n\x1a\n" + rng.randbytes(50_000)),
+        ("files/default/truststore.p12", material.pkcs12(with_key=False)),
+        ("files/default/jwks.json", material.jwks(private=False)),
     ]
 
 
