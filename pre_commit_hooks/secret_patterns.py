@@ -964,9 +964,10 @@ def _hex_blob(
 # back follows the literal "kty", so sre finds candidates by it; quotes may be escaped, in a JSON
 # string), or .NET's RSA.ToXmlString(true) with its private exponent D.
 _JSON_WEB_KEY = re.compile(rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"')
-_JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"[A-Za-z0-9_-]{16,}')
+# a private number: 40 base64 characters or more (an EC P-256 key's d has 43)
+_JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"[A-Za-z0-9_-]{40,}')
 _XML_KEY = re.compile(rb"<RSAKeyValue>")
-_XML_PRIVATE = re.compile(rb"<D>\s*[A-Za-z0-9+/=\s]{16,}</D>")
+_XML_PRIVATE = re.compile(rb"<D>\s*[A-Za-z0-9+/=\s]{40,}</D>")
 
 
 def _json_web_key(

@@ -419,6 +419,7 @@ def snmp_capture() -> bytes:
         ("ca-bundle.p12", keymaterial.certificates_only_pkcs12),
         ("capture.bin", lambda: snmp_capture()),
         ("keyparser.go", lambda: GO_KEY_PARSER),
+        ("schema.json", lambda: b'{"kty": "RSA", "e": "AQAB", "d": "the_private_exponent"}\n'),
         (
             "recipes/encrypted_data_bag_secret.rb",
             lambda: b"file '/etc/chef/encrypted_data_bag_secret' do\n  sensitive true\nend\n",
