@@ -970,21 +970,29 @@ _XML_KEY = re.compile(rb"<RSAKeyValue>")
 _XML_PRIVATE = re.compile(rb"<D>\s*[A-Za-z0-9+/=\s]{40,}</D>")
 
 
+# How far before "kty" a JSON Web Key's "{" may be: the members sorted by name put "d", "dp", "dq",
+# "e" and "kid" first (an RSA-4096 key's make 2 KB).
+JWK_REACH = 8 * 1024
+
+
 def _json_web_key(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
     """A JSON Web Key (a flat object) with its private member."""
-    opening = data.rfind(b"{", max(0, match.start() - PEM_WINDOW), match.start())
-    return _private_numbers(data, match, opening, b"}", _JWK_PRIVATE, "private JSON Web Key (JWK)")
+    opening = data.rfind(b"{", max(0, match.start() - JWK_REACH), match.start())
+    return _private_numbers(
+        data, match, opening, b"}", b'"kty', _JWK_PRIVATE, "private JSON Web Key (JWK)"
+    )
 
 
 def _xml_key(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
     """An RSAKeyValue element with its private exponent."""
-    closing = b"</RSAKeyValue>"
     kind = "RSA private key (.NET XML)"
-    return _private_numbers(data, match, match.start(), closing, _XML_PRIVATE, kind)
+    return _private_numbers(
+        data, match, match.start(), b"</RSAKeyValue>", match[0], _XML_PRIVATE, kind
+    )
 
 
 def _private_numbers(
@@ -992,11 +1000,15 @@ def _private_numbers(
     match: re.Match[bytes],
     opening: int,
     closing: bytes,
+    next_key: bytes,
     private: re.Pattern[bytes],
     kind: str,
 ) -> tuple[list[Finding], int]:
-    """A finding when the key from ``opening`` to ``closing`` holds its private numbers."""
-    end = data.find(closing, match.end(), match.end() + PEM_WINDOW)
+    """A finding when the key from ``opening`` to ``closing`` holds its private numbers. The
+    search for ``closing`` ends where the next key opens, so a file of openings costs one pass."""
+    limit = min(len(data), match.end() + PEM_WINDOW)
+    following = data.find(next_key, match.end(), limit)
+    end = data.find(closing, match.end(), following if following >= 0 else limit)
     if opening < 0 or end < 0:
         return [], match.end()
     if private.search(data, opening, end):

@@ -551,6 +551,9 @@ def test_a_100_mb_file_is_scanned_to_its_end_quickly(run: Run) -> None:
         b"-----BEGIN RSA PRIVATE KEY-----\n" + b"QUJD" * 16 + b"\n",  # headers over fake bodies
         b"AKIAZ2345ZZZZZ6ZZZZZ x\n",  # a key id per line
         b"MIIB" + b"A" * 60 + b"\n",  # base64 DER starts
+        b"0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x00, ",  # one long hex DER start
+        b'"kty": "RSA", "e": "AQAB", ',  # JSON Web Key members without a brace
+        b"<RSAKeyValue><Exponent>AQAB</Exponent>",  # RSAKeyValue elements never closed
     ],
 )
 def test_crafted_files_cost_bounded_work(run: Run, decoy: bytes) -> None:
