@@ -228,17 +228,36 @@ _KEY_PART_TAGS = {_PARAMETERS: (_OID, _SEQUENCE), _PUBLIC_KEY: (_BIT_STRING,)}
 
 def _ec_key_parts(data: bytes, elements: Elements) -> bool:
     """SEC 1: after the version, the key's 20 to 72 octets, then its curve (an OID or explicit
-    parameters) and its public key (a BIT STRING), each optional. An SNMP packet opens like an EC
-    key (version 1, the community string) and fails here."""
+    parameters) and its public key (a BIT STRING), one or both (without either, a file's key would
+    have no curve). An SNMP packet opens like an EC key (version 1, the community string), and an
+    LDAP paging control like one without a curve: both fail here."""
     _, start, end = elements[1]
     tags = [tag for tag, _, _ in elements[2:]]
     return (
         20 <= end - start <= 72
-        and tags in ([], [_PARAMETERS], [_PUBLIC_KEY], [_PARAMETERS, _PUBLIC_KEY])
+        and tags in ([_PARAMETERS], [_PUBLIC_KEY], [_PARAMETERS, _PUBLIC_KEY])
         and all(
             end > start and data[start] in _KEY_PART_TAGS[tag] for tag, start, end in elements[2:]
         )
     )
+
+
+def _long_second(data: bytes, elements: Elements) -> bool:
+    """The second INTEGER, an RSA modulus or a DSA p, has 512 bits or more."""
+    _, start, end = elements[1]
+    return end - start >= 64
+
+
+# What a PKCS#8 key's algorithm OID opens with: RSA (rsaEncryption, RSASSA-PSS), EC, DSA, DH (PKCS#3
+# and X9.42), and the 1.3.101 arc (X25519, X448, Ed25519, Ed448).
+_KEY_ALGORITHMS = (
+    _PKCS + b"\x01",
+    bytes.fromhex("2a8648ce3d0201"),
+    bytes.fromhex("2a8648ce380401"),
+    _PKCS + b"\x03\x01",
+    bytes.fromhex("2a8648ce3e0201"),
+    b"\x2b\x65",
+)
 
 
 # PKCS#12 bags that hold a private key: keyBag and pkcs8ShroudedKeyBag (1.2.840.113549.1.12.10.1.1
@@ -254,10 +273,13 @@ def _holds_key_bag(data: bytes, elements: Elements) -> bool:
 
 # Certificates, public keys and CSRs open with a SEQUENCE or two and a BIT STRING: none of these.
 _DER_KEYS = (
-    _DerShape("RSA private key (PKCS#1)", (_INTEGER,) * 9, range(9, 11), (0, 1)),
-    _DerShape("DSA private key", (_INTEGER,) * 6, range(6, 7), (0,)),
-    _DerShape("EC private key (SEC 1)", (_INTEGER, _OCTETS), range(2, 5), (1,), (), _ec_key_parts),
-    _DerShape("private key (PKCS#8)", (_INTEGER, _SEQUENCE, _OCTETS), range(3, 6), (0, 1), (b"",)),
+    # (a SEQUENCE of small INTEGERs, a certificate policy's notice numbers, has no modulus or p)
+    _DerShape("RSA private key (PKCS#1)", (_INTEGER,) * 9, range(9, 11), (0, 1), (), _long_second),
+    _DerShape("DSA private key", (_INTEGER,) * 6, range(6, 7), (0,), (), _long_second),
+    _DerShape("EC private key (SEC 1)", (_INTEGER, _OCTETS), range(3, 5), (1,), (), _ec_key_parts),
+    _DerShape(
+        "private key (PKCS#8)", (_INTEGER, _SEQUENCE, _OCTETS), range(3, 6), (0, 1), _KEY_ALGORITHMS
+    ),
     _DerShape(
         "encrypted private key (PKCS#8)",
         (_SEQUENCE, _OCTETS),
@@ -828,6 +850,7 @@ _AWS_KEY_IDS = re.compile(
 )
 _AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
 # A secret access key is 30 random bytes in base64: it mixes cases and digits (a SHA-1 does not).
+# (Upper and lower case first: a private number in base64 mixes those.)
 _MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
 
 
@@ -964,10 +987,11 @@ def _hex_blob(
 # back follows the literal "kty", so sre finds candidates by it; quotes may be escaped, in a JSON
 # string), or .NET's RSA.ToXmlString(true) with its private exponent D.
 _JSON_WEB_KEY = re.compile(rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"')
-# a private number: 40 base64 characters or more (an EC P-256 key's d has 43)
-_JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"[A-Za-z0-9_-]{40,}')
+# a private number: 40 base64 characters or more (an EC P-256 key's d has 43) of both cases, as
+# random ones have (a placeholder such as XXXX... or private-key-goes-here has not)
+_JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"([A-Za-z0-9_-]{40,})')
 _XML_KEY = re.compile(rb"<RSAKeyValue>")
-_XML_PRIVATE = re.compile(rb"<D>\s*[A-Za-z0-9+/=\s]{40,}</D>")
+_XML_PRIVATE = re.compile(rb"<D>\s*([A-Za-z0-9+/=]{40,})\s*</D>")
 
 
 # How far before "kty" a JSON Web Key's "{" may be: the members sorted by name put "d", "dp", "dq",
@@ -980,6 +1004,8 @@ def _json_web_key(
 ) -> tuple[list[Finding], int]:
     """A JSON Web Key (a flat object) with its private member."""
     opening = data.rfind(b"{", max(0, match.start() - JWK_REACH), match.start())
+    if opening >= 0:  # a member before "kty" that holds an object: the key's own members follow it
+        opening = max(opening, data.rfind(b"}", opening, match.start()))
     return _private_numbers(
         data, match, opening, b"}", b'"kty', _JWK_PRIVATE, "private JSON Web Key (JWK)"
     )
@@ -1011,7 +1037,8 @@ def _private_numbers(
     end = data.find(closing, match.end(), following if following >= 0 else limit)
     if opening < 0 or end < 0:
         return [], match.end()
-    if private.search(data, opening, end):
+    number = private.search(data, opening, end)
+    if number is not None and all(case.search(number[1]) for case in _MIXED[:2]):
         return [Finding(match.start(), kind, True)], end
     return [], end
 

@@ -370,6 +370,41 @@ PROSE = (
 )
 
 
+def asn1_look_alikes() -> list[bytes]:
+    """DER that opens as keys do but is none: a certificate policy's notice numbers (a SEQUENCE
+    of small INTEGERs, version 1 and 0), a versioned hash with no curve, an LDAP paging control,
+    a digest in a PKCS#8-shaped SEQUENCE (its algorithm is SHA-256, no key's)."""
+    numbers = [der(0x30, b"".join(der(0x02, bytes([i])) for i in span)) for span in (
+        range(1, 10), range(0, 6)
+    )]
+    sha256 = der(0x30, der(0x06, bytes.fromhex("608648016503040201")) + der(0x05, b""))
+    return [
+        *numbers,
+        der(0x30, der(0x02, b"\x01") + der(0x04, os.urandom(32))),
+        bytes(8) + der(0x30, der(0x02, b"\x01") + der(0x04, os.urandom(24))),
+        der(0x30, der(0x02, b"\x00") + sha256 + der(0x04, bytes(32))),
+    ]
+
+
+def c_array(data: bytes) -> bytes:
+    return b"char vectors[] = {" + b", ".join(b"0x%02x" % byte for byte in data) + b"};\n"
+
+
+# JSON Web Keys and an RSAKeyValue as documentation writes them: placeholders, no private number.
+JWK_PLACEHOLDERS = b"""
+{"kty": "EC", "crv": "P-256", "x": "..", "d": "base64url-encoded-private-key-goes-here"}
+{"kty": "RSA", "n": "...", "e": "AQAB", "d": "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"}
+<RSAKeyValue><Exponent>AQAB</Exponent><D>Base64 encoded private exponent goes here</D></RSAKeyValue>
+"""
+
+
+def jwk_with_nested_d() -> bytes:
+    """A public JWK whose first member is an object with a "d" of its own."""
+    public = keymaterial.json_web_key("RSA", private=False)
+    meta = {"d": base64.urlsafe_b64encode(os.urandom(36)).decode()}
+    return json.dumps({"keys": [{"meta": meta, **public}]}).encode()
+
+
 # A header constant over code whose words are long: no key body.
 GO_KEY_PARSER = b"""package keys
 
@@ -420,6 +455,10 @@ def snmp_capture() -> bytes:
         ("capture.bin", lambda: snmp_capture()),
         ("keyparser.go", lambda: GO_KEY_PARSER),
         ("schema.json", lambda: b'{"kty": "RSA", "e": "AQAB", "d": "the_private_exponent"}\n'),
+        ("capture.pcap", lambda: bytes(24) + b"".join(asn1_look_alikes())),
+        ("asn1_vectors.h", lambda: c_array(b"".join(asn1_look_alikes()))),
+        ("jwk-docs.md", lambda: JWK_PLACEHOLDERS),
+        ("jwks.json", lambda: jwk_with_nested_d()),
         (
             "recipes/encrypted_data_bag_secret.rb",
             lambda: b"file '/etc/chef/encrypted_data_bag_secret' do\n  sensitive true\nend\n",
