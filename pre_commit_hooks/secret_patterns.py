@@ -983,14 +983,16 @@ def _hex_blob(
     return _nested(binascii.unhexlify(digits), depth, budget, start, "hex-encoded"), end
 
 
-# A private key written out as its numbers: a JSON Web Key with its private member "d" (the look
-# back follows the literal "kty", so sre finds candidates by it; quotes may be escaped, in a JSON
-# string), or .NET's RSA.ToXmlString(true) with its private exponent D.
-_JSON_WEB_KEY = re.compile(rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"')
+# A private key written out as its numbers: a JSON Web Key with its private member "d" (quotes may
+# be escaped, in a JSON string; the look back follows "kty", so sre tries it only where "kty" is),
+# or .NET's RSA.ToXmlString(true) with its private exponent D. (Only files that hold a JSON or XML
+# AQAB, or a JSON curve name, are searched: see DETECTORS.)
+_JSON_WEB_KEY = rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"'
 # a private number: 40 base64 characters or more (an EC P-256 key's d has 43) of both cases, as
 # random ones have (a placeholder such as XXXX... or private-key-goes-here has not)
 _JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"([A-Za-z0-9_-]{40,})')
-_XML_KEY = re.compile(rb"<RSAKeyValue>")
+_XML_KEY = rb"<RSAKeyValue>"
+_KEY_NUMBERS = re.compile(_JSON_WEB_KEY + b"|" + _XML_KEY)
 _XML_PRIVATE = re.compile(rb"<D>\s*([A-Za-z0-9+/=]{40,})\s*</D>")
 
 
@@ -999,25 +1001,20 @@ _XML_PRIVATE = re.compile(rb"<D>\s*([A-Za-z0-9+/=]{40,})\s*</D>")
 JWK_REACH = 8 * 1024
 
 
-def _json_web_key(
+def _key_numbers(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
-    """A JSON Web Key (a flat object) with its private member."""
+    """A JSON Web Key (a flat object) or an RSAKeyValue element with its private numbers."""
+    if match[0] == _XML_KEY:
+        kind = "RSA private key (.NET XML)"
+        return _private_numbers(
+            data, match, match.start(), b"</RSAKeyValue>", _XML_KEY, _XML_PRIVATE, kind
+        )
     opening = data.rfind(b"{", max(0, match.start() - JWK_REACH), match.start())
     if opening >= 0:  # a member before "kty" that holds an object: the key's own members follow it
         opening = max(opening, data.rfind(b"}", opening, match.start()))
     return _private_numbers(
         data, match, opening, b"}", b'"kty', _JWK_PRIVATE, "private JSON Web Key (JWK)"
-    )
-
-
-def _xml_key(
-    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
-) -> tuple[list[Finding], int]:
-    """An RSAKeyValue element with its private exponent."""
-    kind = "RSA private key (.NET XML)"
-    return _private_numbers(
-        data, match, match.start(), b"</RSAKeyValue>", match[0], _XML_PRIVATE, kind
     )
 
 
@@ -1078,10 +1075,11 @@ DETECTORS: tuple[Detector, ...] = (
     _base64_opening((_JKS_HEAD,)),
     _base64_opening((_GZIP_HEAD,)),
     _hex_opening(_DER_KEY_HEADS),
-    # an RSA key's numbers hold its public exponent, AQAB (65537, base64); an EC key names its curve
-    _anchored((b"AQAB",), _JSON_WEB_KEY, _json_web_key),
-    _anchored((b"AQAB",), _XML_KEY, _xml_key),
-    _anchored((b"P-256", b"P-384", b"P-521"), _JSON_WEB_KEY, _json_web_key),
+    # An RSA key's numbers hold its public exponent, AQAB (65537, base64), as a JSON string (its
+    # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
+    # either); an EC key names its curve.
+    _anchored((b'"AQAB', b">AQAB<"), _KEY_NUMBERS, _key_numbers),
+    _anchored((b'"P-256', b'"P-384', b'"P-521'), _KEY_NUMBERS, _key_numbers),
 )
 
 
