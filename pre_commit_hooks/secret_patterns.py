@@ -19,17 +19,14 @@ written as their numbers (a JSON Web Key with ``d``, .NET's ``RSAKeyValue`` with
 is limited to ``MAX_DEPTH`` levels and all a file unpacks or decodes shares one ``Budget``.
 
 Every run costs an interpreter start, so this module imports only what a clean file needs: the
-archive and compression modules load when a file is one, and its classes are plain ones (typing,
-for NamedTuple, would take longer to import than most files take to scan).
+archive and compression modules, binascii, bisect and heapq load with the first file that needs
+them, the rows' full patterns compile when first used (``WhenUsed``), and its classes are plain
+ones (typing, for NamedTuple, would take longer to import than most files take to scan).
 """
 
 from __future__ import annotations
 
-import binascii
-import bisect
-import heapq
 import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache, partial
 
@@ -163,7 +160,12 @@ def scan(
     if not searches:
         return findings, covered
     # in file order, without holding every candidate at once (one row's are in order already)
-    hits = searches[0] if len(searches) == 1 else heapq.merge(*searches)
+    if len(searches) == 1:
+        hits: Iterable[tuple[int, int, re.Match[bytes]]] = searches[0]
+    else:
+        import heapq  # (loads with the first file that needs it: see the module's docstring)
+
+        hits = heapq.merge(*searches)
     for position, row, match in hits:
         # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
         # would only find the same thing twice.
@@ -384,6 +386,23 @@ def _continued(rests: list[Form]) -> bytes:
     return b"".join(rests[0]) if len(rests) == 1 else b"(?:" + _alternation(rests) + b")"
 
 
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _base64_of(head: Head) -> list[frozenset[int]]:
+    """For each base64 character the bytes of ``head`` decide, the characters it can be where base64
+    text opens with one byte of each of those sets."""
+    characters = []
+    for position in range(len(head) * 8 // 6):
+        bit = 6 * position
+        # the character is the 6 bits of two bytes that start ``shift`` bits from their end
+        index, shift = bit // 8, 10 - bit % 8
+        high = {(byte << 8 >> shift) & 63 for byte in head[index]}
+        low = {byte >> shift for byte in head[index + 1]} if shift < 8 else {0}
+        characters.append(frozenset(_BASE64_ALPHABET[one | two] for one in high for two in low))
+    return characters
+
+
 def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int] | None:
     """(tag, content start, content end) of the DER element at ``position``, ending by ``end``."""
     if position + 2 > end:
@@ -503,6 +522,7 @@ def _archive_errors() -> tuple[type[Exception], ...]:
     import lzma
     import tarfile
     import zipfile
+    import zlib
 
     return (
         OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
@@ -513,6 +533,8 @@ def _archive_errors() -> tuple[type[Exception], ...]:
 def _decompressed(name: str, data: bytes, limit: int) -> bytes:
     """Up to ``limit`` bytes of ``data`` decompressed (bz2 and lzma load only here)."""
     if name == "gzip":
+        import zlib
+
         return zlib.decompressobj(wbits=31).decompress(data, limit)
     if name == "bzip2":
         import bz2
@@ -636,6 +658,8 @@ def _readings(pieces: list[str]) -> Iterator[str]:
 
 def _decoded(characters: str) -> bytes:
     """The bytes of base64 ``characters`` whatever their padding (lost to a join or an escape)."""
+    import binascii
+
     usable = len(characters) - (1 if len(characters) % 4 == 1 else 0)
     try:
         return binascii.a2b_base64(characters[:usable] + "=" * (-usable % 4))
@@ -875,10 +899,12 @@ def _aws_key_pairs(
         for secret in _AWS_SECRET_KEY.finditer(near)
         if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in _MIXED)
     ]
+    from bisect import bisect_left
+
     findings = []
     for key_id in re.compile(_AWS_KEY_ID).finditer(data, match.start(), match.end()):
         glued = key_id.start() > 0 and data[key_id.start() - 1] in _UPPER_OR_DIGIT  # a longer word
-        nearest = bisect.bisect_left(secrets, key_id.start() - AWS_PAIR_DISTANCE)
+        nearest = bisect_left(secrets, key_id.start() - AWS_PAIR_DISTANCE)
         paired = nearest < len(secrets) and secrets[nearest] <= key_id.end() + AWS_PAIR_DISTANCE
         if paired and not glued and b"EXAMPLE" not in key_id[0]:
             findings.append(
@@ -892,9 +918,9 @@ def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
     characters of the first base64 group come before that reading."""
     forms = []
     for shift in range(3):
-        encoded = binascii.b2a_base64(bytes(shift) + plain, newline=False)
-        first = -(-8 * shift // 6)
-        forms.append((encoded[first : 8 * (shift + len(plain)) // 6], first))
+        characters = _base64_of((*((0,),) * shift, *((byte,) for byte in plain)))
+        first = -(-8 * shift // 6)  # the characters that hold bits of the bytes before
+        forms.append((bytes(min(options) for options in characters[first:]), first))
     return forms
 
 
@@ -904,23 +930,6 @@ _PEM_IN_BASE64 = _base64_forms(b"-----BEGIN")
 # a JKS key store (its magic, version 1 or 2); gzip data (its magic, deflate, flags).
 _JKS_HEAD: Head = (*((byte,) for byte in _KEYSTORE_MAGIC[0]), (0,), (0,), (0,), (1, 2))
 _GZIP_HEAD: Head = (*((byte,) for byte in _COMPRESSIONS[0][0]), (8,), range(0x20))
-
-
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-
-def _base64_of(head: Head) -> list[frozenset[int]]:
-    """For each base64 character the bytes of ``head`` decide, the characters it can be where base64
-    text opens with one byte of each of those sets."""
-    characters = []
-    for position in range(len(head) * 8 // 6):
-        bit = 6 * position
-        # the character is the 6 bits of two bytes that start ``shift`` bits from their end
-        index, shift = bit // 8, 10 - bit % 8
-        high = {(byte << 8 >> shift) & 63 for byte in head[index]}
-        low = {byte >> shift for byte in head[index + 1]} if shift < 8 else {0}
-        characters.append(frozenset(_BASE64_ALPHABET[one | two] for one in high for two in low))
-    return characters
 
 
 def _base64_opening(heads: tuple[Head, ...]) -> Detector:
@@ -980,6 +989,8 @@ def _hex_blob(
     end = _HEX_TEXT.match(data, start, start + BASE64_RUN).end()  # type: ignore[union-attr]
     digits = _HEX_NOISE.sub(b"", data[start:end])
     digits = digits[: budget.take(len(digits)) // 2 * 2]
+    import binascii
+
     return _nested(binascii.unhexlify(digits), depth, budget, start, "hex-encoded"), end
 
 
