@@ -1057,7 +1057,7 @@ def _binary(data: bytes) -> bool:
 
 def _search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
     """A search for any of ``anchors`` (sre finds a short literal faster than `in` does: its skips
-    are short for short needles); no anchors: a test every file passes."""
+    are short for short needles)."""
     return re.compile(b"|".join(re.escape(anchor) for anchor in anchors)).search
 
 
@@ -1067,8 +1067,8 @@ def _anchored(anchors: tuple[bytes, ...], pattern: re.Pattern[bytes], handle: Ha
     return Detector(squeezed, _search_for(anchors), pattern, handle)
 
 
-# Patterns and handlers run only where a row's anchors are in the squeezed bytes and its test
-# passed.
+# A row's test, pattern and handler run only where its squeezed forms are in the squeezed bytes
+# (see _grouped) and its test passed.
 DETECTORS: tuple[Detector, ...] = (
     # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
     # blocks, certificates too, whose bodies it consumes
