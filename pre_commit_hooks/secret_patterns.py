@@ -373,7 +373,7 @@ def _alternation(forms: Iterable[Form]) -> bytes:
     candidate byte sre tries every branch, so a shared piece is tried once, not once per form.
     A form that is a prefix of another makes the other needless (an empty form, every other)."""
     branches: dict[bytes, list[Form]] = {}
-    for form in forms:
+    for form in dict.fromkeys(forms):  # (two rows may look for the same form)
         if not form:
             return b""
         branches.setdefault(form[0], []).append(form[1:])
@@ -913,6 +913,30 @@ def _aws_key_pairs(
     return findings, match.start() + 1
 
 
+# A Kubernetes Secret keeps its values in base64: a secret access key (40 characters) is 56 of
+# them, a key id (20) 28. Secrets less than AWS_PAIR_DISTANCE apart are one cluster.
+_AWS_SECRET_IN_BASE64 = rb"AWS_SECRET_ACCESS_KEY[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9+/]{54}=="
+_AWS_SECRETS_IN_BASE64 = re.compile(
+    _AWS_SECRET_IN_BASE64
+    + rb"(?:[\s\S]{0,%d}?" % AWS_PAIR_DISTANCE
+    + _AWS_SECRET_IN_BASE64
+    + rb")*"
+)
+_BASE64_AWS_VALUE = re.compile(
+    rb"(?<![A-Za-z0-9+/])(?:[A-Za-z0-9+/]{27}=|[A-Za-z0-9+/]{54}==)(?![A-Za-z0-9+/=])"
+)
+
+
+def _base64_aws_key_pairs(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """Secret access keys in base64 and, near them, the values of a key id's length, decoded and
+    searched as a credentials file is."""
+    start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
+    values = [_decoded(value.decode()) for value in _BASE64_AWS_VALUE.findall(data, start, end)]
+    return _nested(b"\n".join(values), depth, budget, match.start(), "base64-encoded"), match.end()
+
+
 def _base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
     """How ``plain`` reads inside base64 text at each of the three byte alignments, with how many
     characters of the first base64 group come before that reading."""
@@ -1075,6 +1099,7 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"PRIVATE",), PEM_HEADER, _pem_block),
     _anchored((b"PuTTY-User-Key-File-",), _PUTTY, _putty_key),
     _anchored((b"AKIA", b"ASIA"), _AWS_KEY_IDS, _aws_key_pairs),
+    _anchored((b"AWS_SECRET_ACCESS_KEY",), _AWS_SECRETS_IN_BASE64, _base64_aws_key_pairs),
     # a binary file (a NUL in its head) may hold a DER key anywhere
     Detector((), _binary, _DER_KEY_START, _embedded_der),
     _anchored(

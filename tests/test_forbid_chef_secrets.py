@@ -593,6 +593,7 @@ def test_a_100_mb_file_is_scanned_to_its_end_quickly(run: Run) -> None:
         b"0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x00, ",  # one long hex DER start
         b'"kty": "RSA", "e": "AQAB", ',  # JSON Web Key members without a brace
         b"<RSAKeyValue><Exponent>AQAB</Exponent>",  # RSAKeyValue elements never closed
+        b"AWS_SECRET_ACCESS_KEY: " + base64.b64encode(b"S" * 40) + b"\n",  # base64 secrets
     ],
 )
 def test_crafted_files_cost_bounded_work(run: Run, decoy: bytes) -> None:
@@ -666,6 +667,30 @@ def test_aws_keys_a_screen_apart_or_with_escaped_slashes_are_found(run: Run) -> 
     code, out = run({".env": env.encode(), "aws.json": php.encode()})
     assert code == 1
     assert [line.split(": ")[0] for line in out.splitlines()[::2]] == [".env:1", "aws.json:1"]
+
+
+@pytest.mark.parametrize("example", [False, True])
+def test_aws_keys_in_a_kubernetes_secret_are_found(run: Run, example: bool) -> None:
+    """A Secret keeps its values in base64; AWS's documented EXAMPLE pair passes there too."""
+    key_id, secret = (
+        ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        if example
+        else ("AKIAZ2345ZZZZZ6ZZZZZ", "1aA" + base64.b64encode(os.urandom(30)).decode()[3:])
+    )
+    values = {
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_REGION": "us-east-1",
+        "AWS_SECRET_ACCESS_KEY": secret,
+    }
+    data = "".join(
+        f"  {name}: {base64.b64encode(value.encode()).decode()}\n" for name, value in values.items()
+    )
+    code, out = run({"secret.yaml": f"kind: Secret\ndata:\n{data}".encode()})
+    if example:
+        assert (code, out) == (0, "")
+    else:
+        assert code == 1
+        assert out.startswith("secret.yaml:5: AWS access key id with its secret access key, base64")
 
 
 def test_fifos_and_devices_are_no_content_and_never_hang(
