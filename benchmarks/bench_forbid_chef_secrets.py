@@ -489,18 +489,31 @@ class Result:
         )
 
 
-def measure(tool: Tool, files: list[str], planted: set[str], cwd: Path, runs: int) -> Result:
-    times: list[float] = []
-    flagged: set[str] = set()
-    for _ in range(runs):
-        elapsed, flagged = timed_run(tool, files, cwd)
-        times.append(elapsed)
+def measure(
+    tools: list[tuple[Tool, int]], files: list[str], planted: set[str], cwd: Path
+) -> list[Result]:
+    """Each tool's result over ``files``, its runs taking turns with the others' (ours, theirs,
+    ours, ...), so that what else the machine does weighs on both alike."""
+    times: list[list[float]] = [[] for _ in tools]
+    flagged: list[set[str]] = [set() for _ in tools]
+    for turn in range(max(runs for _, runs in tools)):
+        for index, (tool, runs) in enumerate(tools):
+            if turn < runs:
+                elapsed, flagged[index] = timed_run(tool, files, cwd)
+                times[index].append(elapsed)
     planted_here = planted & set(files)
-    found = len(flagged & planted_here)
-    median = statistics.median(times)
-    return Result(
-        tool.name, len(files), runs, median, found, len(planted_here), len(flagged - planted)
-    )
+    return [
+        Result(
+            tool.name,
+            len(files),
+            runs,
+            statistics.median(tool_times),
+            len(tool_flagged & planted_here),
+            len(planted_here),
+            len(tool_flagged - planted),
+        )
+        for (tool, runs), tool_times, tool_flagged in zip(tools, times, flagged, strict=True)
+    ]
 
 
 def main() -> int:
@@ -538,12 +551,9 @@ def main() -> int:
         rng = random.Random(args.seed)  # noqa: S311 (a reproducible subset, not a secret)
         clean = [name for name in files if name not in planted]
         subset = sorted(planted | set(rng.sample(clean, args.detect_secrets_files - len(planted))))
-        # Each row pair runs our hook and the other tool on the same file list.
+        # Each row pair runs our hook and the other tool on the same file list, taking turns.
         results = [
-            (
-                measure(ours, names, planted, root, args.runs),
-                measure(tool, names, planted, root, runs),
-            )
+            measure([(ours, args.runs), (tool, runs)], names, planted, root)
             for tool, runs, on_subset in others
             for names in [subset if on_subset else files]
         ]
