@@ -112,7 +112,8 @@ class Detector:
 # What scan squeezes out of a file before it looks for the anchors: every byte but the upper-case
 # letters and digits. Most text is lower-case words, spaces and punctuation, so the squeezed bytes
 # are a tenth of it or less (5% of Python's standard library): one pass over the file (a
-# translate) and one search of those few bytes per row replace a search of the whole file per row.
+# translate) and one search of those few bytes per group of rows (``_grouped``) replace a search of
+# the whole file per row.
 # Base64, binary and upper-case text squeeze poorly and cost a third more than before; source and
 # configuration files, most of a repository, cost a third less. ("/" would be the byte kept most,
 # for paths; "+" and "/" are only optional in what the rows look for.)
@@ -320,6 +321,9 @@ _DER_KEY_HEADS: tuple[Head, ...] = (
     *(((_SEQUENCE,), *length, *_VERSIONED) for length in _SEQUENCE_LENGTHS),
     *(((_SEQUENCE,), *length, *_ENCRYPTED) for length in _SEQUENCE_LENGTHS[1:3]),
 )
+
+
+# --- regular expressions from byte sets: over bytes, over base64 text, over squeezed bytes -------
 
 
 @cache  # the heads repeat their sets
