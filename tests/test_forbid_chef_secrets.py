@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from pre_commit_hooks import forbid_chef_secrets
+from pre_commit_hooks import forbid_chef_secrets, secret_patterns
 from pre_commit_hooks.forbid_chef_secrets import main
 from tests import keymaterial
 
@@ -717,6 +717,40 @@ def test_this_repository_holds_no_key_and_the_hook_does_not_find_itself(
     files = [str(KIT_ROOT / name) for name in listed.decode().split("\0") if name]
     assert any(name.endswith("forbid_chef_secrets.py") for name in files)
     assert main(files) == 0, capsys.readouterr().out
+
+
+def hex_text(data: bytes, style: int, upper: bool) -> bytes:
+    """``data`` in one of the hex styles the hex row reads: plain, spaced, a C array, escaped."""
+    digits = [b"%02X" % byte if upper else b"%02x" % byte for byte in data]
+    prefix, separator = [(b"", b""), (b"", b" "), (b"0x", b", "), (b"\\x", b"")][style]
+    return separator.join(prefix + pair for pair in digits)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    choice=st.data(),
+    tail=st.binary(min_size=8, max_size=64),
+    hex_style=st.integers(0, 3),
+    upper=st.booleans(),
+)
+def test_squeezed_searches_pass_whatever_a_row_reports(
+    choice: st.DataObject, tail: bytes, hex_style: int, upper: bool
+) -> None:
+    """The speed rests on one promise: text a row can report, squeezed, passes that row's search
+    of the squeezed bytes. Checked on bytes drawn from every DER head, written as base64 and as
+    hex, after ordinary text."""
+    heads = secret_patterns._DER_KEY_HEADS
+    head = choice.draw(st.sampled_from(heads))
+    opening = bytes(choice.draw(st.sampled_from(sorted(values))) for values in head) + tail
+    written = [
+        (secret_patterns._base64_opening(heads), base64.b64encode(opening)),
+        (secret_patterns._hex_opening(heads), hex_text(opening, hex_style, upper)),
+    ]
+    for row, text in written:
+        data = b"key: " + text + b"\n"
+        squeezed = data.translate(None, secret_patterns._SQUEEZED_OUT)
+        assert re.search(secret_patterns._alternation(row.squeezed), squeezed), data
+        assert row.present(data), data
 
 
 @settings(max_examples=200, deadline=None, database=None)
