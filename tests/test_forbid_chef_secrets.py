@@ -293,6 +293,24 @@ def wrapped_in_json(text: bytes) -> bytes:
     return b"\\n".join(text[i : i + 64] for i in range(0, len(text), 64))
 
 
+# The hex styles the hex row reads: (what comes before each byte's digits, between two bytes).
+HEX_STYLES = {
+    "plain": (b"", b""),  # xxd -p, a Go string
+    "spaced": (b"", b" "),
+    "c-array": (b"0x", b", "),  # xxd -i
+    "escaped": (b"\\x", b""),  # a Python, C or Ruby string
+}
+
+
+def hex_text(data: bytes, style: str, *, upper: bool = False) -> bytes:
+    prefix, separator = HEX_STYLES[style]
+    return separator.join(prefix + (b"%02X" if upper else b"%02x") % byte for byte in data)
+
+
+def c_array(data: bytes, *, upper: bool = False) -> bytes:
+    return b"char key_der[] = {" + hex_text(data, "c-array", upper=upper) + b"};\n"
+
+
 # name -> (file name, content holding a DER key, the line its finding names; 0: any)
 DER_EMBEDDINGS: dict[str, Callable[[bytes], tuple[str, bytes, int]]] = {
     "in-binary-data": lambda der_key: ("blob.bin", os.urandom(999) + der_key + os.urandom(99), 0),
@@ -308,17 +326,17 @@ DER_EMBEDDINGS: dict[str, Callable[[bytes], tuple[str, bytes, int]]] = {
     ),
     "hex-lines": lambda der_key: (  # xxd -p
         "key.hex",
-        PREFIX + re.sub(rb"(.{60})", rb"\1\n", der_key.hex().encode()) + b"\n",
+        PREFIX + re.sub(rb"(.{60})", rb"\1\n", hex_text(der_key, "plain")) + b"\n",
         3,
     ),
     "c-array": lambda der_key: (  # xxd -i
         "key.h",
-        PREFIX + b"char key_der[] = {" + b", ".join(b"0x%02X" % byte for byte in der_key) + b"};",
+        PREFIX + c_array(der_key, upper=True),
         3,
     ),
     "escaped-bytes": lambda der_key: (
         "key.py",
-        PREFIX + b'KEY = b"' + b"".join(b"\\x%02x" % byte for byte in der_key) + b'"\n',
+        PREFIX + b'KEY = b"' + hex_text(der_key, "escaped") + b'"\n',
         3,
     ),
 }
@@ -384,10 +402,6 @@ def asn1_look_alikes() -> list[bytes]:
         bytes(8) + der(0x30, der(0x02, b"\x01") + der(0x04, os.urandom(24))),
         der(0x30, der(0x02, b"\x00") + sha256 + der(0x04, bytes(32))),
     ]
-
-
-def c_array(data: bytes) -> bytes:
-    return b"char vectors[] = {" + b", ".join(b"0x%02x" % byte for byte in data) + b"};\n"
 
 
 # JSON Web Keys and an RSAKeyValue as documentation writes them: placeholders, no private number.
@@ -719,22 +733,15 @@ def test_this_repository_holds_no_key_and_the_hook_does_not_find_itself(
     assert main(files) == 0, capsys.readouterr().out
 
 
-def hex_text(data: bytes, style: int, upper: bool) -> bytes:
-    """``data`` in one of the hex styles the hex row reads: plain, spaced, a C array, escaped."""
-    digits = [b"%02X" % byte if upper else b"%02x" % byte for byte in data]
-    prefix, separator = [(b"", b""), (b"", b" "), (b"0x", b", "), (b"\\x", b"")][style]
-    return separator.join(prefix + pair for pair in digits)
-
-
 @settings(max_examples=300, deadline=None, database=None)
 @given(
     choice=st.data(),
     tail=st.binary(min_size=8, max_size=64),
-    hex_style=st.integers(0, 3),
+    hex_style=st.sampled_from(sorted(HEX_STYLES)),
     upper=st.booleans(),
 )
 def test_squeezed_searches_pass_whatever_a_row_reports(
-    choice: st.DataObject, tail: bytes, hex_style: int, upper: bool
+    choice: st.DataObject, tail: bytes, hex_style: str, upper: bool
 ) -> None:
     """The speed rests on one promise: text a row can report, squeezed, passes that row's search
     of the squeezed bytes. Checked on bytes drawn from every DER head, written as base64 and as
@@ -744,7 +751,7 @@ def test_squeezed_searches_pass_whatever_a_row_reports(
     opening = bytes(choice.draw(st.sampled_from(sorted(values))) for values in head) + tail
     written = [
         (secret_patterns._base64_opening(heads), base64.b64encode(opening)),
-        (secret_patterns._hex_opening(heads), hex_text(opening, hex_style, upper)),
+        (secret_patterns._hex_opening(heads), hex_text(opening, hex_style, upper=upper)),
     ]
     for row, text in written:
         data = b"key: " + text + b"\n"
