@@ -2,7 +2,7 @@
 
 Both run in this one process, one after the other, on the same generated repository of 20 servers,
 with the same moto S3 key bucket and the same stand-in ``berks`` whose upload takes
-2 s per server (see tests/buildspec_rehearsal.py). The kit's build is the generated buildspec.yml,
+2 s per server (see tests/rehearsal/buildspec.py). The kit's build is the generated buildspec.yml,
 rehearsed whole (checks included) at the template's default upload parallelism; the post's build is
 its buildspec's commands for these servers: copy every key with ``aws s3 cp`` (the real AWS CLI),
 ``berks install`` per server, then ``berks upload`` per server. Prints both times and their
@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.buildspec_rehearsal import build_env, leftover_keys, make_bin, rehearse, store_keys
-from tests.conftest import KIT_ROOT, bake_into, load_yaml, make_servers
-from tests.moto_server import moto_endpoint
+from rehearsal.buildspec import build_env, leftover_keys, make_bin, rehearse, store_keys
+from rehearsal.generate import KIT_ROOT, bake_into, load_yaml, make_servers
+from rehearsal.moto_server import moto_endpoint
 
 SERVER_COUNT = 20
 UPLOAD_SECONDS = "2"

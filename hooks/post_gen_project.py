@@ -6,7 +6,7 @@ from pathlib import Path
 
 ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # noqa: E501
 sys.path.insert(0, ANSWERS["_repo_dir"])
-from pre_commit_hooks.generator import init_git, write_server_configs  # noqa: E402
+from chef_multiserver.generator import init_git, write_server_configs  # noqa: E402
 
 write_server_configs(ANSWERS, Path.cwd())
 if ANSWERS["init_git"]:

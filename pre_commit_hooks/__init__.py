@@ -1,3 +1,1 @@
-"""chef-multiserver-kit: pre-commit hooks and shared rules for a multi-server Chef repository."""
-
-__version__ = "0.1.0"
+"""The kit's pre-commit hooks: one module per hook, and the key detection only they use."""

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pre_commit_hooks import pipeline_targets, repo_files, servers
+from chef_multiserver import pipeline_targets, repo_files, servers
 
 KNIFE_RB = servers.KNIFE_RB
 TEXT_MAX_BYTES = 1024 * 1024

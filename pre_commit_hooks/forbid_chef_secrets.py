@@ -27,7 +27,7 @@ import stat
 import sys
 from collections.abc import Sequence
 
-from pre_commit_hooks.layout import CA_CERTS_DIR, CHEF_DIR
+from chef_multiserver.layout import CA_CERTS_DIR, CHEF_DIR
 from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
 
 CHUNK = 32 * 1024 * 1024

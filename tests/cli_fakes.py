@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pre_commit_hooks.cli import aws as cli_aws
-from pre_commit_hooks.cli import main as cli
-from tests.moto_server import REGION
+from chef_multiserver.cli import aws as cli_aws
+from chef_multiserver.cli import main as cli
+from rehearsal.moto_server import REGION
 
 # The two servers of the generated repository; both use the Chef user "pivotal".
 SERVERS = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import moto_server
+from rehearsal import moto_server
 from tests.cli_fakes import SERVERS
 from tests.conftest import bake_into
 

@@ -2,49 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from cookiecutter.main import cookiecutter
 
-from pre_commit_hooks import repo_files
+from rehearsal.generate import KIT_ROOT, bake_into, load_yaml, make_servers, user_config
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["KIT_ROOT", "Bake", "bake_into", "load_yaml", "make_servers", "user_config"]
 
 Bake = Callable[..., Path]
 
-
-def bake_into(output_dir: Path, **extra_context: Any) -> Path:
-    """Generate a repository into ``output_dir`` with cookiecutter's API and return its path.
-
-    A user config of its own keeps the developer's ~/.cookiecutterrc and replay files out of the
-    tests; no git commit is made unless a test asks for one (``init_git=True``)."""
-    extra_context.setdefault("init_git", False)
-    return Path(
-        cookiecutter(
-            str(KIT_ROOT),
-            no_input=True,
-            extra_context=extra_context,
-            output_dir=str(output_dir),
-            config_file=str(user_config(output_dir.with_name(output_dir.name + ".cookiecutter"))),
-        )
-    )
-
-
-def user_config(home: Path, default_context: dict[str, Any] | None = None) -> Path:
-    """A cookiecutter user config whose replay and template caches live under ``home``."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = {
-        "replay_dir": str(home / "replay"),
-        "cookiecutters_dir": str(home / "cookiecutters"),
-        "default_context": default_context or {},
-    }
-    path = home / "config.yml"
-    path.write_text(yaml.safe_dump(config), "utf-8")
-    return path
+# The command-line tools the tests run (aws, cfn-lint, pre-commit...) come from the environment that
+# runs the tests, .venv in CI, whether or not it is activated.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.fixture
@@ -56,19 +30,3 @@ def bake(tmp_path: Path) -> Bake:
         return bake_into(tmp_path / f"bake{next(counter)}", **extra_context)
 
     return _bake
-
-
-def make_servers(count: int, region: str = "us-east-1") -> dict[str, dict[str, str]]:
-    """``count`` valid servers named chef-00, chef-01, ..."""
-    return {
-        f"chef-{index:02d}": {
-            "server": f"https://chef-{index:02d}.example.com/organizations/org{index}",
-            "region": region,
-        }
-        for index in range(count)
-    }
-
-
-def load_yaml(text: str) -> Any:
-    """Any YAML file of a generated repository, CloudFormation templates included."""
-    return repo_files.load_cloudformation(text)

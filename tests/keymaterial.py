@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -49,8 +49,20 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 
 
 @functools.cache
-def dsa_key() -> dsa.DSAPrivateKey:
-    return dsa.generate_private_key(key_size=2048)
+def dsa_key(encoding: Encoding = Encoding.PEM) -> bytes:
+    """A DSA key in OpenSSL's traditional form, made by openssl: cryptography deprecates DSA (45+),
+    and users still have such keys."""
+    openssl = require("openssl")
+    with tempfile.TemporaryDirectory() as scratch:
+        params, key = Path(scratch, "params.pem"), Path(scratch, "key.pem")
+        subprocess.run([openssl, "genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt",
+                        "dsa_paramgen_bits:2048", "-out", str(params)], check=True,
+                       capture_output=True)
+        subprocess.run([openssl, "genpkey", "-paramfile", str(params), "-out", str(key)],
+                       check=True, capture_output=True)
+        form = "PEM" if encoding is Encoding.PEM else "DER"
+        return subprocess.run([openssl, "dsa", "-in", str(key), "-outform", form],
+                              check=True, capture_output=True).stdout
 
 
 @functools.cache
@@ -58,9 +70,7 @@ def ed25519_key() -> ed25519.Ed25519PrivateKey:
     return ed25519.Ed25519PrivateKey.generate()
 
 
-PrivateKey = (
-    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | dsa.DSAPrivateKey | ed25519.Ed25519PrivateKey
-)
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 def pem(
@@ -89,7 +99,7 @@ def private_keys() -> dict[str, bytes]:
         "rsa-legacy-encrypted": pem(rsa_key(), Format.TraditionalOpenSSL, encrypted=True),
         "ec-sec1": pem(ec_key(), Format.TraditionalOpenSSL),
         "ec-pkcs8": pem(ec_key(), Format.PKCS8),
-        "dsa": pem(dsa_key(), Format.TraditionalOpenSSL),
+        "dsa": dsa_key(),
         "ed25519-pkcs8": pem(ed25519_key(), Format.PKCS8),
         "openssh-rsa": openssh_key("rsa"),
         "openssh-ed25519": openssh_key("ed25519"),
@@ -105,7 +115,7 @@ def der_keys() -> dict[str, bytes]:
         "ec-sec1": pem(ec_key(), Format.TraditionalOpenSSL, encoding=Encoding.DER),
         "ec-pkcs8": pem(ec_key(), Format.PKCS8, encoding=Encoding.DER),
         "ec-pkcs8-encrypted": pem(ec_key(), Format.PKCS8, encrypted=True, encoding=Encoding.DER),
-        "dsa": pem(dsa_key(), Format.TraditionalOpenSSL, encoding=Encoding.DER),
+        "dsa": dsa_key(Encoding.DER),
         "ed25519-pkcs8": pem(ed25519_key(), Format.PKCS8, encoding=Encoding.DER),
         "pkcs12": pkcs12_store(),
     }

@@ -1,9 +1,9 @@
-"""The generated buildspec.yml, rehearsed (see buildspec_rehearsal.py): its commands run in bash
+"""The generated buildspec.yml, rehearsed (see rehearsal/buildspec.py): its commands run in bash
 against moto's S3, where each server's key is stored with SSE-KMS, with this kit's real hooks, and
 with a recording stand-in for ``berks`` in place of a Chef server.
 
 The hooks forbid-chef-secrets, check-chef-server-config and check-chef-repo run in pre_build, so
-every test here needs them in pre_commit_hooks/."""
+every test here needs them importable from this checkout."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pre_commit_hooks import pipeline_targets
-from pre_commit_hooks.cli.main import main as chef_multiserver
-from tests import moto_server
-from tests.buildspec_rehearsal import (
+from chef_multiserver import pipeline_targets
+from chef_multiserver.cli.main import main as chef_multiserver
+from rehearsal import moto_server
+from rehearsal.buildspec import (
     Rehearsal,
     build_env,
     git_commit,
@@ -34,8 +34,8 @@ from tests.buildspec_rehearsal import (
     rehearse,
     store_keys,
 )
+from rehearsal.moto_server import moto_endpoint
 from tests.conftest import KIT_ROOT, Bake, make_servers
-from tests.moto_server import moto_endpoint
 
 KEY_BUCKET = "chef-keys"
 SERVERS = list(make_servers(3))

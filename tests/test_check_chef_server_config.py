@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pre_commit_hooks import servers
+from chef_multiserver import servers
 from pre_commit_hooks.check_chef_server_config import main
 
 VALID = b"""\

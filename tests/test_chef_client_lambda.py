@@ -31,7 +31,7 @@ from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import ssm_backends
 
-from pre_commit_hooks import pipeline_targets
+from chef_multiserver import pipeline_targets
 from tests.conftest import KIT_ROOT, bake_into
 
 LAMBDA_SOURCE = KIT_ROOT / "{{cookiecutter.repo_name}}" / "pipeline" / "chef_client.py"

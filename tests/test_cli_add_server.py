@@ -11,8 +11,9 @@ import pytest
 import yaml
 from cryptography import x509
 
-from pre_commit_hooks import check_chef_repo, check_chef_server_config, servers
-from pre_commit_hooks.cli import tls as cli_tls
+from chef_multiserver import servers
+from chef_multiserver.cli import tls as cli_tls
+from pre_commit_hooks import check_chef_repo, check_chef_server_config
 from tests.cli_fakes import Result, make_ca, make_server_cert, pem, run, tls_server
 
 pytest_plugins = ("tests.cli_fixtures",)

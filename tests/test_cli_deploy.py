@@ -22,10 +22,10 @@ from botocore.stub import Stubber
 from moto.cloudformation.models import cloudformation_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from pre_commit_hooks.cli import aws as cli_aws
-from pre_commit_hooks.cli import deploy as cli_deploy
+from chef_multiserver.cli import aws as cli_aws
+from chef_multiserver.cli import deploy as cli_deploy
+from rehearsal.moto_server import REGION
 from tests.cli_fakes import Result, aws_client, run
-from tests.moto_server import REGION
 
 pytest_plugins = ("tests.cli_fixtures",)
 

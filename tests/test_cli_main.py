@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pre_commit_hooks import __version__
-from pre_commit_hooks.cli import aws as cli_aws
+from chef_multiserver import __version__
+from chef_multiserver.cli import aws as cli_aws
 from tests.cli_fakes import run
 from tests.conftest import KIT_ROOT
 
@@ -74,7 +74,7 @@ def test_the_console_entry_point_runs(tmp_path: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": str(KIT_ROOT)}
 
     completed = subprocess.run(
-        [sys.executable, "-m", "pre_commit_hooks.cli", "--version"],
+        [sys.executable, "-m", "chef_multiserver.cli", "--version"],
         capture_output=True,
         text=True,
         cwd=tmp_path,

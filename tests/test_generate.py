@@ -13,7 +13,7 @@ import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from pre_commit_hooks import __version__
+from chef_multiserver import __version__
 from tests.conftest import KIT_ROOT, Bake, bake_into, load_yaml, make_servers, user_config
 
 DEFAULT_SERVERS = {

@@ -23,9 +23,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests import moto_server
+from rehearsal import moto_server
+from rehearsal.moto_server import ClientOptions, client_options, moto_endpoint
 from tests.conftest import bake_into, make_servers
-from tests.moto_server import ClientOptions, client_options, moto_endpoint
 
 # moto warns about each resource type it skips (listed in the module docstring).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pre_commit_hooks import pipeline_targets
+from chef_multiserver import pipeline_targets
 from tests.conftest import Bake, make_servers
 
 

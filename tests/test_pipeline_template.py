@@ -14,7 +14,7 @@ import cfnlint.api  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from pre_commit_hooks import __version__, pipeline_targets, servers
+from chef_multiserver import __version__, pipeline_targets, servers
 from tests.conftest import KIT_ROOT, Bake, load_yaml, make_servers
 
 TEMPLATE = Path("cloudformation/pipeline.yml")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pre_commit_hooks import repo_files, servers
+from chef_multiserver import repo_files, servers
 
 # The keywords servers.problems applies, and those that only annotate.
 APPLIED = {"type", "required", "properties", "additionalProperties", "pattern", "not", "enum"}

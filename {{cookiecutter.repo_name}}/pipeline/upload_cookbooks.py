@@ -37,7 +37,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pre_commit_hooks import servers
+from chef_multiserver import servers
 
 RESOLVED_CACHE = "berkshelf"
 CA_BUNDLE = "ca-bundle.pem"

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from pre_commit_hooks.servers import CA_CERTS_DIR, CHEF_DIR, KEY_FILE, SCHEMA, Problem
+from chef_multiserver.servers import CA_CERTS_DIR, CHEF_DIR, KEY_FILE, SCHEMA, Problem
 
 # A config.yml is a few lines. The bounds keep a stray or hostile file (100 MB, a billion nested
 # brackets) from slowing down or crashing every commit; PyYAML's composer recurses once per level.

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from pre_commit_hooks.cli.repo import CommandError
+from chef_multiserver.cli.repo import CommandError
 
 TIMEOUT_SECONDS = 10.0
 HTTPS_PORT = 443

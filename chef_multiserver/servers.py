@@ -16,11 +16,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pre_commit_hooks.layout import CA_CERTS_DIR as CA_CERTS_DIR
-from pre_commit_hooks.layout import CHEF_DIR as CHEF_DIR
-from pre_commit_hooks.layout import CONFIG_FILE as CONFIG_FILE
-from pre_commit_hooks.layout import KEY_FILE as KEY_FILE
-from pre_commit_hooks.layout import KNIFE_RB as KNIFE_RB
+from chef_multiserver.layout import CA_CERTS_DIR as CA_CERTS_DIR
+from chef_multiserver.layout import CHEF_DIR as CHEF_DIR
+from chef_multiserver.layout import CONFIG_FILE as CONFIG_FILE
+from chef_multiserver.layout import KEY_FILE as KEY_FILE
+from chef_multiserver.layout import KNIFE_RB as KNIFE_RB
 
 # The EC2 tag that marks a server's nodes, unless its config.yml names another: chef-server=<name>.
 DEFAULT_TAG_KEY = "chef-server"

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pre_commit_hooks import servers
+from chef_multiserver import servers
 
 # CodeCommit: letters, digits, '.', '_', '-'; 1 to 100 characters; never ending in ".git".
 REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")

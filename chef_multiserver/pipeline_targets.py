@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from pre_commit_hooks import repo_files, servers
+from chef_multiserver import repo_files, servers
 
 TARGETS_FILE = "chef-targets.json"
 TEMPLATE = Path("cloudformation/pipeline.yml")

@@ -11,13 +11,13 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from pre_commit_hooks import servers
-from pre_commit_hooks.check_chef_server_config import config_findings, repository_urls
-from pre_commit_hooks.cli import aws as cli_aws
-from pre_commit_hooks.cli import tls as cli_tls
-from pre_commit_hooks.cli.deploy import describe_stack
-from pre_commit_hooks.cli.put_key import check_public_access_blocked, key_object
-from pre_commit_hooks.cli.repo import CommandError, ca_cert_files
+from chef_multiserver import servers
+from chef_multiserver.cli import aws as cli_aws
+from chef_multiserver.cli import tls as cli_tls
+from chef_multiserver.cli.deploy import describe_stack
+from chef_multiserver.cli.put_key import check_public_access_blocked, key_object
+from chef_multiserver.cli.repo import CommandError, ca_cert_files
+from chef_multiserver.config_check import config_findings, repository_urls
 
 COLUMNS = ("config", "CA", "key", "TLS")
 OK = "ok"

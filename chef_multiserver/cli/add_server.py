@@ -13,10 +13,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from pre_commit_hooks import repo_files, servers
-from pre_commit_hooks.check_chef_server_config import repository_urls
-from pre_commit_hooks.cli import tls as cli_tls
-from pre_commit_hooks.cli.repo import CommandError
+from chef_multiserver import repo_files, servers
+from chef_multiserver.cli import tls as cli_tls
+from chef_multiserver.cli.repo import CommandError
+from chef_multiserver.config_check import repository_urls
 
 # The tag the pipeline finds a server's nodes by when its config.yml sets no node_tag.
 # Which option sets which key of config.yml, to name the option in a message.

@@ -14,9 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pre_commit_hooks import servers
-from pre_commit_hooks.cli import aws as cli_aws
-from pre_commit_hooks.cli.repo import CommandError, existing_server
+from chef_multiserver import servers
+from chef_multiserver.cli import aws as cli_aws
+from chef_multiserver.cli.repo import CommandError, existing_server
 
 PUBLIC_ACCESS_FLAGS = (
     "BlockPublicAcls",

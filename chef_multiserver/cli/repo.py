@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pre_commit_hooks import servers
+from chef_multiserver import servers
 
 
 class CommandError(Exception):

@@ -27,14 +27,14 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests import moto_server
+from rehearsal import moto_server
 
 # The kit's console scripts the buildspec calls, and the modules behind them.
 CONSOLE_SCRIPTS = {
     "forbid-chef-secrets": "pre_commit_hooks.forbid_chef_secrets",
     "check-chef-server-config": "pre_commit_hooks.check_chef_server_config",
     "check-chef-repo": "pre_commit_hooks.check_chef_repo",
-    "chef-pipeline-targets": "pre_commit_hooks.pipeline_targets",
+    "chef-pipeline-targets": "chef_multiserver.pipeline_targets",
 }
 
 # A stand-in for Berkshelf: records what each call saw (arguments, CHEF_SERVER, working directory,

@@ -7,8 +7,8 @@ from typing import Any
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from pre_commit_hooks import __version__, servers
-from pre_commit_hooks.generator import chosen_servers
+from chef_multiserver import __version__, servers
+from chef_multiserver.generator import chosen_servers
 
 
 class KitExtension(Extension):

@@ -15,14 +15,14 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from pre_commit_hooks import __version__
-from pre_commit_hooks.cli import aws as cli_aws
-from pre_commit_hooks.cli.add_server import add_server
-from pre_commit_hooks.cli.deploy import deploy, parse_parameter
-from pre_commit_hooks.cli.doctor import doctor
-from pre_commit_hooks.cli.put_key import put_key
-from pre_commit_hooks.cli.repo import CommandError, find_repo
-from pre_commit_hooks.cli.tls import parse_connect_to
+from chef_multiserver import __version__
+from chef_multiserver.cli import aws as cli_aws
+from chef_multiserver.cli.add_server import add_server
+from chef_multiserver.cli.deploy import deploy, parse_parameter
+from chef_multiserver.cli.doctor import doctor
+from chef_multiserver.cli.put_key import put_key
+from chef_multiserver.cli.repo import CommandError, find_repo
+from chef_multiserver.cli.tls import parse_connect_to
 
 PROG = "chef-multiserver"
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pre_commit_hooks.cli import aws as cli_aws
-from pre_commit_hooks.cli.repo import CommandError
+from chef_multiserver.cli import aws as cli_aws
+from chef_multiserver.cli.repo import CommandError
 
 TEMPLATE = Path("cloudformation") / "pipeline.yml"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
