@@ -37,36 +37,11 @@ CONSOLE_SCRIPTS = {
     "chef-pipeline-targets": "chef_multiserver.pipeline_targets",
 }
 
-# A stand-in for Berkshelf: records what each call saw (arguments, CHEF_SERVER, working directory,
-# the key knife.rb would sign with and its mode, the CA bundle), then plays a Chef server's answer:
-# `berks install` writes the lockfile; `berks upload` takes BERKS_UPLOAD_SECONDS and fails for
-# the server named by BERKS_FAIL_FOR.
-RECORDING_BERKS = """\
-import hashlib, json, os, sys, time
-from pathlib import Path
-
-started = time.time()
-server = os.environ.get("CHEF_SERVER", "")
-key = Path.cwd() / ".chef" / server / "private.pem"
-bundle = Path(os.environ.get("SSL_CERT_FILE", "/nonexistent"))
-if sys.argv[1:2] == ["install"]:
-    Path("Berksfile.lock").write_text("DEPENDENCIES\\n  example\\n")
-else:
-    time.sleep(float(os.environ.get("BERKS_UPLOAD_SECONDS", "0")))
-record = {
-    "argv": sys.argv[1:], "chef_server": server, "cwd": os.getcwd(),
-    "key": str(key) if key.is_file() else None,
-    "key_mode": oct(key.stat().st_mode & 0o777) if key.is_file() else None,
-    "key_sha256": hashlib.sha256(key.read_bytes()).hexdigest() if key.is_file() else None,
-    "ssl_cert_file": str(bundle), "ca_bundle": bundle.read_text() if bundle.is_file() else "",
-    "berkshelf_path": os.environ.get("BERKSHELF_PATH"), "started": started, "ended": time.time(),
-}
-with open(os.environ["BERKS_LOG"], "a") as log:
-    log.write(json.dumps(record) + "\\n")
-if server and server == os.environ.get("BERKS_FAIL_FOR"):
-    sys.exit(f"Ridley::Errors::ConnectionFailed: {server} is unreachable")
-print(f"berks {sys.argv[1]}: done for {server}")
-"""
+# A stand-in for Berkshelf that loads its Chef configuration as Berkshelf 8 does (see berks.rb).
+BERKS_STAND_IN = Path(__file__).with_name("berks.rb")
+# How `berks` is started: a directly run binstub keeps the PWD it inherits; a bash wrapper (an
+# rbenv shim is one) sets PWD to its working directory when the inherited one names another.
+BERKS_LAUNCHERS = ("binstub", "bash-wrapper")
 
 
 @dataclass(frozen=True)
@@ -79,8 +54,9 @@ class Rehearsal:
     berks_calls: list[dict[str, Any]]
 
 
-def make_bin(bin_dir: Path) -> Path:
-    """The commands that the buildspec's install phase would provide."""
+def make_bin(bin_dir: Path, launcher: str = "binstub") -> Path:
+    """The commands that the buildspec's install phase would provide; ``berks`` started the way
+    ``launcher`` (one of BERKS_LAUNCHERS) starts it."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     scripts = {name: f'exec "{sys.executable}" -m {module} "$@"'
                for name, module in CONSOLE_SCRIPTS.items()}
@@ -88,9 +64,13 @@ def make_bin(bin_dir: Path) -> Path:
     for name, body in scripts.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n", "utf-8")
         (bin_dir / name).chmod(0o755)
-    berks = bin_dir / "berks"
-    berks.write_text(f"#!{sys.executable}\n{RECORDING_BERKS}", "utf-8")
-    berks.chmod(0o755)
+    ruby = shutil.which("ruby") or "ruby"
+    if launcher == "binstub":
+        berks = f"#!{ruby}\nload {json.dumps(str(BERKS_STAND_IN))}\n"
+    else:
+        berks = f'#!/usr/bin/env bash\nexec "{ruby}" "{BERKS_STAND_IN}" "$@"\n'
+    (bin_dir / "berks").write_text(berks, "utf-8")
+    (bin_dir / "berks").chmod(0o755)
     return bin_dir
 
 
@@ -127,8 +107,9 @@ def rehearse(repo: Path, env: dict[str, str], berks_log: Path) -> Rehearsal:
 
 
 def build_env(bin_dir: Path, kit_root: Path, endpoint: str, build_tmp: Path, berks_log: Path,
-              **variables: str) -> dict[str, str]:
-    """The environment of a rehearsed build: CodeBuild's project variables are ``variables``."""
+              chef_servers: Path, **variables: str) -> dict[str, str]:
+    """The environment of a rehearsed build: CodeBuild's project variables are ``variables``;
+    ``chef_servers`` (see chef_servers_file) are the Chef servers the ``berks`` stand-in plays."""
     build_tmp.mkdir(parents=True, exist_ok=True)
     return {
         **os.environ,
@@ -137,8 +118,20 @@ def build_env(bin_dir: Path, kit_root: Path, endpoint: str, build_tmp: Path, ber
         **moto_server.environment(endpoint),
         "TMPDIR": str(build_tmp),
         "BERKS_LOG": str(berks_log),
+        "BERKS_SERVERS": str(chef_servers),
         **variables,
     }
+
+
+def chef_servers_file(path: Path, repo: Path, key_digests: dict[str, str]) -> Path:
+    """Write the Chef servers of ``repo`` for the ``berks`` stand-in: each server's URL (its
+    .chef/<server>/config.yml) and the sha256 of the only key that server accepts."""
+    accepted = {}
+    for server, digest in key_digests.items():
+        config = yaml.safe_load((repo / ".chef" / server / "config.yml").read_text("utf-8"))
+        accepted[config["server"]] = digest
+    path.write_text(json.dumps(accepted), "utf-8")
+    return path
 
 
 def leftover_keys(*roots: Path) -> list[Path]:

@@ -1,6 +1,11 @@
 """The generated buildspec.yml, rehearsed (see rehearsal/buildspec.py): its commands run in bash
 against moto's S3, where each server's key is stored with SSE-KMS, with this kit's real hooks, and
-with a recording stand-in for ``berks`` in place of a Chef server.
+with a stand-in for ``berks`` (rehearsal/berks.rb) that loads its Chef configuration through
+Debian's ruby-chef-config exactly as Berkshelf 8 does
+(github.com/berkshelf/berkshelf lib/berkshelf.rb `chef_config`, lib/berkshelf/chef_config_compat.rb:
+``ChefConfig::WorkstationConfigLoader.new(ENV["BERKSHELF_CHEF_CONFIG"]).load``; github.com/chef/chef
+chef-config/lib/chef-config/workstation_config_loader.rb: .chef/ searched upwards from ENV["PWD"])
+and plays Chef servers that accept only their own client's key.
 
 The hooks forbid-chef-secrets, check-chef-server-config and check-chef-repo run in pre_build, so
 every test here needs them importable from this checkout."""
@@ -9,7 +14,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +32,10 @@ from chef_multiserver import pipeline_targets
 from chef_multiserver.cli.main import main as chef_multiserver
 from rehearsal import moto_server
 from rehearsal.buildspec import (
+    BERKS_LAUNCHERS,
     Rehearsal,
     build_env,
+    chef_servers_file,
     git_commit,
     leftover_keys,
     make_bin,
@@ -35,10 +44,11 @@ from rehearsal.buildspec import (
     store_keys,
 )
 from rehearsal.moto_server import moto_endpoint
-from tests.conftest import KIT_ROOT, Bake, make_servers
+from tests.conftest import KIT_ROOT, Bake, load_yaml, make_servers
 
 KEY_BUCKET = "chef-keys"
 SERVERS = list(make_servers(3))
+KEYED_SERVERS = list(make_servers(20))  # every server a test may bake has a key in the bucket
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +59,7 @@ def endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def key_digests(endpoint: str) -> dict[str, str]:
-    return store_keys(endpoint, KEY_BUCKET, SERVERS)
+    return store_keys(endpoint, KEY_BUCKET, KEYED_SERVERS)
 
 
 def ca_certificate_pem() -> bytes:
@@ -74,21 +84,42 @@ class Build:
     berks_log: Path
     env: dict[str, str]
     ca_pem: str
+    servers: list[str]
 
     def run(self, **variables: str) -> Rehearsal:
         return rehearse(self.repo, {**self.env, **variables}, self.berks_log)
 
 
+BuildFactory = Callable[..., Build]
+
+
 @pytest.fixture
-def build(bake: Bake, tmp_path: Path, endpoint: str, key_digests: dict[str, str]) -> Build:
-    repo = bake(servers=make_servers(3), init_git=True)
-    ca_pem = ca_certificate_pem()
-    (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
-    git_commit(repo, "Trust the Chef servers' CA", ".chef/ca_certs/chef-ca.crt")
-    berks_log = tmp_path / "berks.log"
-    env = build_env(make_bin(tmp_path / "bin"), KIT_ROOT, endpoint, tmp_path / "build-tmp",
-                    berks_log, KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM="3")
-    return Build(repo, tmp_path / "build-tmp", berks_log, env, ca_pem.decode())
+def build_of(bake: Bake, tmp_path: Path, endpoint: str,
+             key_digests: dict[str, str]) -> BuildFactory:
+    """``build_of(count, launcher)``: a generated repository of ``count`` servers, committed, whose
+    build starts ``berks`` the way ``launcher`` does."""
+
+    def _build(count: int = 3, launcher: str = "binstub") -> Build:
+        work = tmp_path / f"{count}-{launcher}"
+        repo = bake(servers=make_servers(count), init_git=True)
+        ca_pem = ca_certificate_pem()
+        (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
+        git_commit(repo, "Trust the Chef servers' CA", ".chef/ca_certs/chef-ca.crt")
+        servers = list(make_servers(count))
+        work.mkdir()
+        accepted = chef_servers_file(work / "chef-servers.json", repo,
+                                     {name: key_digests[name] for name in servers})
+        env = build_env(make_bin(work / "bin", launcher), KIT_ROOT, endpoint, work / "build-tmp",
+                        work / "berks.log", accepted, KEY_BUCKET=KEY_BUCKET,
+                        UPLOAD_PARALLELISM="8")
+        return Build(repo, work / "build-tmp", work / "berks.log", env, ca_pem.decode(), servers)
+
+    return _build
+
+
+@pytest.fixture
+def build(build_of: BuildFactory) -> Build:
+    return build_of(3)
 
 
 def uploads(rehearsal: Rehearsal) -> dict[str, dict[str, Any]]:
@@ -105,26 +136,55 @@ def result_table(output: str, servers: list[str] = SERVERS) -> dict[str, str]:
     return {row[0]: row[1] for row in rows if row and row[0] in servers}
 
 
-def test_each_server_gets_one_upload_with_its_own_key_over_verified_tls(
-    build: Build, key_digests: dict[str, str]
+@pytest.mark.parametrize("launcher", BERKS_LAUNCHERS)
+@pytest.mark.parametrize("count", [1, 2, 20])
+def test_each_server_gets_one_upload_with_its_own_config_and_key_over_verified_tls(
+    build_of: BuildFactory, key_digests: dict[str, str], count: int, launcher: str
 ) -> None:
+    """Each upload loads its own copy's knife.rb, so it signs with its own key for its own server
+    whether ``berks`` is a binstub (which keeps the checkout's PWD) or a bash wrapper (which
+    resets it); the keys are 0600 while they exist and gone when the build ends."""
+    build = build_of(count, launcher)
     rehearsal = build.run()
     assert rehearsal.returncode == 0, rehearsal.output
     installs = [call for call in rehearsal.berks_calls if call["argv"][0] == "install"]
     assert [Path(call["cwd"]) for call in installs] == [build.repo]  # once, in the checkout
+    assert Path(installs[0]["config_file"]) == build.repo / ".chef/knife.rb"
     done = uploads(rehearsal)
-    assert sorted(done) == SERVERS
+    assert sorted(done) == build.servers
     for server, call in done.items():
         workspace = Path(call["cwd"])
+        config = load_yaml((build.repo / f".chef/{server}/config.yml").read_text("utf-8"))
         assert call["argv"] == ["upload", "--berksfile", str(workspace / "Berksfile")]
+        assert Path(call["config_file"]) == workspace / ".chef/knife.rb"
+        assert call["chef_server_url"] == config["server"]
+        assert Path(call["key"]) == workspace / f".chef/{server}/private.pem"
         assert call["key_sha256"] == key_digests[server]
         assert call["key_mode"] == "0o600"
         assert build.ca_pem in call["ca_bundle"]  # the servers' CA...
         assert call["ca_bundle"].count("BEGIN CERTIFICATE") > 1  # ...and the system's
         assert not workspace.is_relative_to(build.repo)
-    assert len({call["cwd"] for call in done.values()}) == len(SERVERS)
-    assert len({call["berkshelf_path"] for call in done.values()}) == len(SERVERS)
-    assert result_table(rehearsal.output) == dict.fromkeys(SERVERS, "ok")
+        assert not Path(call["key"]).exists()
+    assert len({call["cwd"] for call in done.values()}) == count
+    assert len({call["berkshelf_path"] for call in done.values()}) == count
+    assert result_table(rehearsal.output, build.servers) == dict.fromkeys(build.servers, "ok")
+    assert leftover_keys(build.repo, build.build_tmp) == []
+
+
+def test_an_upload_that_loads_the_checkouts_knife_rb_fails_like_berkshelf(build: Build) -> None:
+    """The stand-in is not our code's echo: a berks run inside a copy of the checkout, with the
+    checkout's PWD inherited (what the upload did before it named its knife.rb), loads the
+    checkout's knife.rb, whose key was never written, and fails as Chef's signing does."""
+    copy = build.build_tmp / "copy"
+    shutil.copytree(build.repo, copy)
+    (copy / ".chef/chef-00/private.pem").write_bytes(private_key_pem())
+    (copy / "Berksfile.lock").write_text("DEPENDENCIES\n", "utf-8")
+    env = {**build.env, "PWD": str(build.repo), "CHEF_SERVER": "chef-00"}
+    done = subprocess.run(["berks", "upload", "--berksfile", str(copy / "Berksfile")], cwd=copy,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert (f"I cannot read {build.repo}/.chef/chef-00/private.pem, which you told me to use to "
+            "sign requests!") in done.stderr
 
 
 def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build: Build) -> None:
@@ -147,15 +207,15 @@ def test_a_failing_server_fails_the_build_is_named_and_keys_are_still_removed(bu
 
 
 def test_a_server_without_a_key_in_the_bucket_fails_alone(build: Build) -> None:
-    (build.repo / ".chef/chef-03").mkdir()
+    (build.repo / ".chef/chef-nokey").mkdir()
     config = (build.repo / ".chef/chef-02/config.yml").read_text("utf-8")
-    (build.repo / ".chef/chef-03/config.yml").write_text(
-        config.replace("chef-02", "chef-03").replace("org2", "org3"), "utf-8")
-    git_commit(build.repo, "Add chef-03 before its key", ".chef/chef-03/config.yml")
+    (build.repo / ".chef/chef-nokey/config.yml").write_text(
+        config.replace("chef-02", "chef-nokey").replace("org2", "org9"), "utf-8")
+    git_commit(build.repo, "Add chef-nokey before its key", ".chef/chef-nokey/config.yml")
     rehearsal = build.run()
     assert rehearsal.returncode != 0
     assert sorted(uploads(rehearsal)) == SERVERS
-    assert f"no key copied from s3://{KEY_BUCKET}/chef-03/private.pem" in rehearsal.output
+    assert f"no key copied from s3://{KEY_BUCKET}/chef-nokey/private.pem" in rehearsal.output
     assert leftover_keys(build.repo, build.build_tmp) == []
 
 
@@ -179,7 +239,8 @@ def test_uploads_run_side_by_side(build: Build) -> None:
 
 
 def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
-    build: Build, endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    build: Build, endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    key_digests: dict[str, str]
 ) -> None:
     """The lifecycle a user follows: add-server and put-key, commit, push; the build finds the new
     server by itself and uploads to it with the key put-key stored."""
@@ -198,6 +259,9 @@ def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
                              "--url", "https://chef-new.example.com/organizations/default"]) == 0
     assert chef_multiserver(["put-key", "chef-new", "--key", str(key), "--bucket", KEY_BUCKET]) == 0
     git_commit(build.repo, "Add chef-new", ".chef/chef-new/config.yml")
+    chef_servers_file(Path(build.env["BERKS_SERVERS"]), build.repo, {
+        **{name: key_digests[name] for name in SERVERS},
+        "chef-new": hashlib.sha256(key.read_bytes()).hexdigest()})
     rehearsal = build.run()
 
     assert rehearsal.returncode == 0, rehearsal.output

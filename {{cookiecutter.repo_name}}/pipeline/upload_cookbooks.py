@@ -4,12 +4,17 @@ The build runs it from the checkout's root (see buildspec.yml):
     python3 pipeline/upload_cookbooks.py --key-bucket BUCKET --parallel N --workspace EMPTY_DIR
 
 Parallel uploads must not race on shared files. Every ``berks upload`` reads, and may rewrite,
-Berksfile.lock, writes into its cookbook cache (BERKSHELF_PATH), and takes knife's settings from the
-first .chef/knife.rb above its working directory. So the dependencies are resolved once, in the
-checkout (``berks install`` writes Berksfile.lock and fills a cookbook cache in the workspace); then
-each server gets a workspace of its own: a copy of the checkout with that lockfile, a copy of the
-cache, and its key as .chef/<server>/private.pem. Each upload runs inside its own copy, so its
-knife.rb, lockfile, cache and key are its alone, and no upload waits for another.
+Berksfile.lock and writes into its cookbook cache (BERKSHELF_PATH). So the dependencies are resolved
+once, in the checkout (``berks install`` writes Berksfile.lock and fills a cookbook cache in the
+workspace); then each server gets a workspace of its own: a copy of the checkout with that lockfile,
+a copy of the cache, and its key as .chef/<server>/private.pem. Each upload runs inside its own copy,
+so its knife.rb, lockfile, cache and key are its alone, and no upload waits for another.
+
+Which knife.rb an upload loads is not decided by its working directory: Berkshelf 8 loads knife's
+settings with ChefConfig::WorkstationConfigLoader.new(ENV["BERKSHELF_CHEF_CONFIG"]), which without
+that variable searches .chef/ upwards from ENV["PWD"], the checkout's, which this process inherits
+(and a bash wrapper such as an rbenv shim would reset, a directly run binstub not). Each berks is
+therefore told its own copy's knife.rb (BERKSHELF_CHEF_CONFIG) and given a PWD that names its copy.
 
 Keys are read with boto3 (the kit's own dependency) in this one process: an ``aws s3 cp`` per
 server would start the AWS CLI once per server, seconds of CPU on a small build host. They never
@@ -87,6 +92,13 @@ def write_ca_bundle(repo: Path, bundle: Path) -> None:
         raise UploadError(f"the CA bundle for Berkshelf cannot be written: {error}") from error
 
 
+def berks_env(env: dict[str, str], tree: Path, server: str) -> dict[str, str]:
+    """``env`` for a berks run inside ``tree`` as ``server``: the knife.rb Berkshelf loads is
+    ``tree``'s, whatever PWD the build had (module docstring)."""
+    knife_rb = tree / servers.CHEF_DIR / "knife.rb"
+    return {**env, "CHEF_SERVER": server, "BERKSHELF_CHEF_CONFIG": str(knife_rb), "PWD": str(tree)}
+
+
 def resolve(repo: Path, env: dict[str, str]) -> None:
     """``berks install`` once for every server: they all get the same cookbooks."""
     status, output = run(["berks", "install"], repo, env)
@@ -123,7 +135,7 @@ def upload(server: str, repo: Path, workspace: Path, s3: Any, bucket: str,
     failure = fetch_key(s3, bucket, server, tree / servers.CHEF_DIR / server / servers.KEY_FILE)
     if failure:
         return Upload(server, failure, time.monotonic() - started, "")
-    server_env = {**env, "CHEF_SERVER": server, "BERKSHELF_PATH": str(cache)}
+    server_env = berks_env({**env, "BERKSHELF_PATH": str(cache)}, tree, server)
     status, output = run(["berks", "upload", "--berksfile", str(tree / "Berksfile")], tree,
                          server_env)
     failure = f"berks upload exited with {status}" if status else ""
@@ -140,11 +152,10 @@ def upload_all(repo: Path, workspace: Path, bucket: str, parallel: int) -> list[
         **os.environ,
         "SSL_CERT_FILE": str(workspace / CA_BUNDLE),
         "BERKSHELF_PATH": str(workspace / RESOLVED_CACHE),
-        # knife.rb needs a server to load at all; resolving contacts only the Supermarket.
-        "CHEF_SERVER": names[0],
     }
     (workspace / RESOLVED_CACHE).mkdir()
-    resolve(repo, env)
+    # knife.rb needs a server to load at all; resolving contacts only the Supermarket.
+    resolve(repo, berks_env(env, repo, names[0]))
     s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
     uploads = []
     with ThreadPoolExecutor(max_workers=parallel) as pool:
