@@ -46,6 +46,14 @@ from chef_multiserver import servers
 
 RESOLVED_CACHE = "berkshelf"
 CA_BUNDLE = "ca-bundle.pem"
+# Where the system CA bundle lives, by OS layout (each CodeBuild image's Dockerfile in
+# aws/aws-codebuild-docker-images installs its OS's ca-certificates package).
+SYSTEM_CA_BUNDLES = (
+    "etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu: aws/codebuild/standard:7.0 and 8.0
+    "etc/pki/tls/certs/ca-bundle.crt",  # Amazon Linux 2023, RHEL: amazonlinux-*-standard
+    "etc/ssl/ca-bundle.pem",  # SUSE
+    "etc/ssl/cert.pem",  # Alpine
+)
 
 
 class UploadError(Exception):
@@ -71,13 +79,23 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def system_ca_file() -> Path:
-    """The CA bundle Ruby would trust without SSL_CERT_FILE (the Supermarket needs it)."""
+def system_ca_file(root: Path = Path("/")) -> Path:
+    """The CA bundle Ruby would trust without SSL_CERT_FILE (the Supermarket needs it): SSL_CERT_FILE
+    if set, else what this Python's OpenSSL names, else the bundle of the image's OS layout (a
+    pyenv-built Python on Ubuntu 22.04 names /usr/lib/ssl/cert.pem, which does not exist there)."""
+    if "SSL_CERT_FILE" in os.environ:
+        named = Path(os.environ["SSL_CERT_FILE"])
+        if not named.is_file():
+            raise UploadError(f"SSL_CERT_FILE={named} is not a file: point it at a CA bundle")
+        return named
     defaults = ssl.get_default_verify_paths()
-    for candidate in (os.environ.get("SSL_CERT_FILE"), defaults.cafile, defaults.openssl_cafile):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise UploadError("no system CA bundle found: set SSL_CERT_FILE to one")
+    candidates = [Path(path) for path in (defaults.cafile, defaults.openssl_cafile) if path]
+    candidates += [root / layout for layout in SYSTEM_CA_BUNDLES]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise UploadError("no system CA bundle found in "
+                      f"{', '.join(str(path) for path in candidates)}: set SSL_CERT_FILE to one")
 
 
 def write_ca_bundle(repo: Path, bundle: Path) -> None:
