@@ -1,6 +1,7 @@
 """Check that a chef-multiserver-kit repository agrees with itself: every server directory has a
 config.yml, no key is tracked and .gitignore still ignores keys, the Berksfile names every cookbook
-of cookbooks/ by path, .chef/knife.rb is the kit's, and the pipeline names no server of its own.
+of cookbooks/ by path, .chef/knife.rb is the kit's, the pipeline names no server of its own, and
+every changed cookbook raised its version (see chef_multiserver/cookbook_versions.py).
 
 The Berksfile is read line by line, not run: a line ``cookbook 'NAME', path: 'DIR'`` (or
 ``:path => "DIR"``; either quote; optional parentheses) names a local cookbook; any other line is
@@ -16,7 +17,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from chef_multiserver import pipeline_targets, repo_files, servers
+from chef_multiserver import cookbook_versions, pipeline_targets, repo_files, servers
 
 KNIFE_RB = servers.KNIFE_RB
 TEXT_MAX_BYTES = 1024 * 1024
@@ -193,7 +194,18 @@ def pipeline_findings(repo: Path, names: Sequence[str]) -> Iterator[str]:
                            "derive the servers from .chef/*/config.yml instead")
 
 
-def repo_findings(repo: Path, *, in_git: bool) -> Iterator[str]:
+def cookbook_version_findings(repo: Path, against: str | None) -> Iterator[str]:
+    """Every changed cookbook raised its version, compared with ``against`` (default: the branch's
+    upstream, else the previous commit)."""
+    base = against if against is not None else cookbook_versions.default_base(repo)
+    label = against if against is not None else f"{base[:12]} (the upstream, else HEAD)"
+    try:
+        yield from cookbook_versions.version_findings(repo, base, label)
+    except cookbook_versions.VersionCheckError as error:
+        yield f"{repo}: {error}: cannot compare cookbook versions"
+
+
+def repo_findings(repo: Path, *, in_git: bool, against: str | None = None) -> Iterator[str]:
     names = sorted(servers.server_dirs(repo))
     yield from server_dir_findings(repo)
     yield from knife_findings(repo)
@@ -205,15 +217,19 @@ def repo_findings(repo: Path, *, in_git: bool) -> Iterator[str]:
     try:
         yield from tracked_key_findings(repo)
         yield from gitignore_findings(repo, names)
+        yield from cookbook_version_findings(repo, against)
     except (OSError, subprocess.SubprocessError) as error:
         yield f"{repo}: git failed: {error}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.parse_args(argv)
+    parser.add_argument("--against", metavar="REVISION",
+                        help="compare cookbook versions with this commit (default: the branch's "
+                             "upstream, else HEAD)")
+    args = parser.parse_args(argv)
     repo, in_git = find_repo(Path.cwd())
-    return repo_files.print_findings(repo_findings(repo, in_git=in_git))
+    return repo_files.print_findings(repo_findings(repo, in_git=in_git, against=args.against))
 
 
 if __name__ == "__main__":

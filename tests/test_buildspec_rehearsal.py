@@ -269,3 +269,26 @@ def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
     assert sorted(done) == sorted([*SERVERS, "chef-new"])
     assert done["chef-new"]["key_sha256"] == hashlib.sha256(key.read_bytes()).hexdigest()
     assert result_table(rehearsal.output, [*SERVERS, "chef-new"]) == dict.fromkeys(done, "ok")
+
+
+def test_a_changed_cookbook_whose_version_did_not_rise_stops_the_build(build: Build) -> None:
+    """Not started by a pipeline (no CODEBUILD_INITIATOR), the build compares with the previous
+    commit; a server would keep its frozen 0.1.0 and Berkshelf would skip the change."""
+    recipe = build.repo / "cookbooks/example/recipes/default.rb"
+    recipe.write_text(recipe.read_text("utf-8") + "log 'changed'\n", "utf-8")
+    git_commit(build.repo, "Change example, forget the version", "cookbooks/example")
+    rehearsal = build.run()
+    assert rehearsal.returncode != 0
+    assert ("cookbooks/example/metadata.rb:6:1: cookbook 'example' changed since "
+            in rehearsal.output)
+    assert rehearsal.berks_calls == []
+    assert rehearsal.artifacts == {}
+
+
+def test_a_pipeline_history_that_cannot_be_read_stops_the_build(build: Build) -> None:
+    """Started by a pipeline that moto does not know, ListPipelineExecutions fails: the check
+    fails closed rather than compare with nothing."""
+    rehearsal = build.run(CODEBUILD_INITIATOR="codepipeline/no-such-pipeline")
+    assert rehearsal.returncode != 0
+    assert "cannot read the pipeline's executions" in rehearsal.output
+    assert rehearsal.berks_calls == []

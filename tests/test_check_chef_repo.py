@@ -86,7 +86,9 @@ GOOD: dict[str, Change] = {
     "server-as-part-of-token": append(
         "buildspec.yml", "      - echo chef-east.example.com chef-westward .chef-east\n"),
     "ignored-key-on-disk": write(".chef/chef-east/private.pem", "an ignored key"),
-    "unicode-file-names": tracked("cookbooks/example/files/é t.txt", "text"),
+    "unicode-file-names": lambda repo: (
+        tracked("cookbooks/example/files/é t.txt", "text")(repo),
+        replace("cookbooks/example/metadata.rb", "version '0.1.0'", "version '0.1.1'")(repo)),
     # Whether such a name is allowed is check-chef-server-config's to say.
     "unicode-server-name": write(".chef/sérveur x/config.yml", "server: x\n"),
     "dangling-symlinks": lambda repo: (symlink(".chef/ghost", "nowhere")(repo),
@@ -116,9 +118,10 @@ BAD: dict[str, tuple[Change, list[str]]] = {
     "tracked-other-keys": (lambda repo: [tracked(path)(repo) for path in (
         "cookbooks/example/files/server.PEM", "deploy/cert.p12", "x.pfx",
         ".chef/encrypted_data_bag_secret")], [
-        f"{path}: a key file is tracked by git" for path in (
+        *(f"{path}: a key file is tracked by git" for path in (
             ".chef/encrypted_data_bag_secret",
-            "cookbooks/example/files/server.PEM", "deploy/cert.p12", "x.pfx")]),
+            "cookbooks/example/files/server.PEM", "deploy/cert.p12", "x.pfx")),
+        "cookbooks/example/metadata.rb:6:1: cookbook 'example' changed"]),
     "gitignore-emptied": (write(".gitignore", ""), [
         f".gitignore: does not ignore {probe}: add a line `{line}`" for probe, line in (
             (".chef/chef-east/private.pem", ".chef/*/private.pem"),
