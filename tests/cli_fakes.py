@@ -25,7 +25,7 @@ from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli import main as cli
 from rehearsal.moto_server import REGION
 
-# The two servers of the generated repository; both use the Chef user "pivotal".
+# The two servers of the generated repository; both use the Chef user "chef-pipeline".
 SERVERS = {
     "chef-east": {
         "server": "https://chef-east.example.com/organizations/default",

@@ -30,7 +30,7 @@ def test_writes_a_config_the_shared_rules_accept(
     assert result.code == 0, result.err
     config_file = repo / ".chef/chef-north/config.yml"
     config = yaml.safe_load(config_file.read_text("utf-8"))
-    assert config == {"server": URL, "region": "eu-north-1", "node_name": "pivotal"}
+    assert config == {"server": URL, "region": "eu-north-1", "node_name": "chef-pipeline"}
     assert list(servers.problems(config)) == []
     assert "chef-north" in servers.server_dirs(repo)
     # What the pipeline cannot do for the user is spelled out.
