@@ -90,7 +90,8 @@ def version_findings(repo: Path, base: str, base_label: str) -> Iterator[str]:
         if old.returncode != 0 or not (repo / where).is_file():
             continue  # a new cookbook, or one removed
         new_text = (repo / where).read_text("utf-8", "replace")
-        before, after = parse_version(old.stdout.decode("utf-8", "replace")), parse_version(new_text)
+        before = parse_version(old.stdout.decode("utf-8", "replace"))
+        after = parse_version(new_text)
         if after is None:
             found = ANY_VERSION.search(new_text)
             line = new_text.count("\n", 0, found.start()) + 1 if found else 1

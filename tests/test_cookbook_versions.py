@@ -139,8 +139,8 @@ def test_a_version_that_is_not_a_literal_is_reported(
 
 def executions(*summaries: tuple[str, str | None]) -> dict[str, object]:
     return {"pipelineExecutionSummaries": [
-        {"pipelineExecutionId": f"id-{n}", "status": status,
-         "sourceRevisions": [{"actionName": "Checkout", "revisionId": revision}] if revision else []}
+        {"pipelineExecutionId": f"id-{n}", "status": status, "sourceRevisions":
+         [{"actionName": "Checkout", "revisionId": revision}] if revision else []}
         for n, (status, revision) in enumerate(summaries)]}
 
 
@@ -154,6 +154,11 @@ def stubbed(*responses: dict[str, object]) -> tuple[object, Stubber]:
     return client, stubber
 
 
+def compared_with(repo: Path, client: object) -> str:
+    """What the build compares with, started by the pipeline ``pipe``."""
+    return deployed_revision.deployed_revision(repo, "codepipeline/pipe", lambda: client)
+
+
 def test_the_build_compares_with_the_last_succeeded_execution(bake: Bake) -> None:
     repo = bake(init_git=True)
     deployed = git(repo, "rev-parse", "HEAD")
@@ -164,7 +169,7 @@ def test_the_build_compares_with_the_last_succeeded_execution(bake: Bake) -> Non
     failed = git(repo, "rev-parse", "HEAD~1")
     client, stubber = stubbed(executions(("InProgress", git(repo, "rev-parse", "HEAD")),
                                          ("Failed", failed), ("Succeeded", deployed)))
-    assert deployed_revision.deployed_revision(repo, "codepipeline/pipe", lambda: client) == deployed
+    assert compared_with(repo, client) == deployed
     stubber.assert_no_pending_responses()
 
 
@@ -177,9 +182,9 @@ def test_the_build_falls_back_to_the_previous_commit(bake: Bake,
     git_commit(repo, "One", RECIPE)
     previous = git(repo, "rev-parse", "HEAD~1")
     client, _ = stubbed(executions(("Failed", previous)))
-    assert deployed_revision.deployed_revision(repo, "codepipeline/pipe", lambda: client) == previous
+    assert compared_with(repo, client) == previous
     client, _ = stubbed(executions(("Succeeded", "f" * 40)))  # a rewritten branch
-    assert deployed_revision.deployed_revision(repo, "codepipeline/pipe", lambda: client) == previous
+    assert compared_with(repo, client) == previous
     assert "which this clone does not have" in capsys.readouterr().err
 
 
@@ -191,7 +196,7 @@ def test_an_aws_error_fails_the_lookup(bake: Bake, monkeypatch: pytest.MonkeyPat
     stubber = Stubber(client)
     stubber.add_client_error("list_pipeline_executions", "AccessDeniedException", "not allowed")
     stubber.activate()
-    monkeypatch.setattr(deployed_revision.boto3, "client", lambda *args, **kwargs: client)
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: client)
     monkeypatch.setenv("CODEBUILD_INITIATOR", "codepipeline/pipe")
     assert deployed_revision.main(["--repo", str(repo)]) == 1
     assert "cannot read the pipeline's executions" in capsys.readouterr().err

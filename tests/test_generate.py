@@ -51,7 +51,8 @@ def generated_servers(repo: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def expected_configs(chosen: dict[str, dict[str, str]], user: str = "chef-pipeline") -> dict[str, Any]:
+def expected_configs(chosen: dict[str, dict[str, str]],
+                     user: str = "chef-pipeline") -> dict[str, Any]:
     return {name: {**spec, "node_name": user} for name, spec in chosen.items()}
 
 

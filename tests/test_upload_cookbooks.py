@@ -16,10 +16,10 @@ from tests.conftest import KIT_ROOT, Bake, load_yaml
 SCRIPT = KIT_ROOT / "{{cookiecutter.repo_name}}/pipeline/upload_cookbooks.py"
 
 # Where each current CodeBuild image keeps its system CA bundle, from its Dockerfile in
-# github.com/aws/aws-codebuild-docker-images (@1590e48): ubuntu/standard/7.0 and 8.0 install Ubuntu's
-# ca-certificates (/etc/ssl/certs/ca-certificates.crt); al/x86_64/standard/5.0 and 6.0 are Amazon
-# Linux 2023, whose ca-certificates writes /etc/pki/tls/certs/ca-bundle.crt (the Dockerfiles link
-# Java's cacerts to /etc/pki/java/cacerts from the same package).
+# github.com/aws/aws-codebuild-docker-images (@1590e48): ubuntu/standard/7.0 and 8.0 install
+# Ubuntu's ca-certificates (/etc/ssl/certs/ca-certificates.crt); al/x86_64/standard/5.0 and 6.0
+# are Amazon Linux 2023, whose ca-certificates writes /etc/pki/tls/certs/ca-bundle.crt (the
+# Dockerfiles link Java's cacerts to /etc/pki/java/cacerts from the same package).
 IMAGE_BUNDLES = {
     "aws/codebuild/standard:7.0": "etc/ssl/certs/ca-certificates.crt",
     "aws/codebuild/standard:8.0": "etc/ssl/certs/ca-certificates.crt",
@@ -48,8 +48,9 @@ def upload_cookbooks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleT
     monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look themselves up there
     spec.loader.exec_module(module)
     missing = str(tmp_path / "usr/lib/ssl")
-    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: ssl.DefaultVerifyPaths(
-        None, None, "SSL_CERT_FILE", f"{missing}/cert.pem", "SSL_CERT_DIR", f"{missing}/certs"))
+    nothing = ssl.DefaultVerifyPaths(None, None, "SSL_CERT_FILE",  # type: ignore[arg-type]
+                                     f"{missing}/cert.pem", "SSL_CERT_DIR", f"{missing}/certs")
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: nothing)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     return module
 
@@ -81,7 +82,7 @@ def test_an_ssl_cert_file_that_names_nothing_is_refused_not_skipped(
     (root / "etc/ssl/certs").mkdir(parents=True)
     (root / "etc/ssl/certs/ca-certificates.crt").write_text("", "utf-8")
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))
-    with pytest.raises(upload_cookbooks.UploadError, match="gone.pem is not a file"):
+    with pytest.raises(upload_cookbooks.UploadError, match=r"gone\.pem is not a file"):
         upload_cookbooks.system_ca_file(root)
 
 

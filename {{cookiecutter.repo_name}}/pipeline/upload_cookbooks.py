@@ -6,9 +6,10 @@ The build runs it from the checkout's root (see buildspec.yml):
 Parallel uploads must not race on shared files. Every ``berks upload`` reads, and may rewrite,
 Berksfile.lock and writes into its cookbook cache (BERKSHELF_PATH). So the dependencies are resolved
 once, in the checkout (``berks install`` writes Berksfile.lock and fills a cookbook cache in the
-workspace); then each server gets a workspace of its own: a copy of the checkout with that lockfile,
-a copy of the cache, and its key as .chef/<server>/private.pem. Each upload runs inside its own copy,
-so its knife.rb, lockfile, cache and key are its alone, and no upload waits for another.
+workspace); then each server gets a workspace of its own: a copy of the checkout with that
+lockfile, a copy of the cache, and its key as .chef/<server>/private.pem. Each upload runs inside
+its own copy, so its knife.rb, lockfile, cache and key are its alone, and no upload waits for
+another.
 
 Which knife.rb an upload loads is not decided by its working directory: Berkshelf 8 loads knife's
 settings with ChefConfig::WorkstationConfigLoader.new(ENV["BERKSHELF_CHEF_CONFIG"]), which without
@@ -80,9 +81,10 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
 
 
 def system_ca_file(root: Path = Path("/")) -> Path:
-    """The CA bundle Ruby would trust without SSL_CERT_FILE (the Supermarket needs it): SSL_CERT_FILE
-    if set, else what this Python's OpenSSL names, else the bundle of the image's OS layout (a
-    pyenv-built Python on Ubuntu 22.04 names /usr/lib/ssl/cert.pem, which does not exist there)."""
+    """The CA bundle Ruby would trust without SSL_CERT_FILE (the Supermarket needs it):
+    SSL_CERT_FILE if set, else what this Python's OpenSSL names, else the bundle of the image's OS
+    layout (a pyenv-built Python on Ubuntu 22.04 names /usr/lib/ssl/cert.pem, which does not exist
+    there)."""
     if "SSL_CERT_FILE" in os.environ:
         named = Path(os.environ["SSL_CERT_FILE"])
         if not named.is_file():
