@@ -18,6 +18,7 @@ ratio is above 0.2.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import tempfile
@@ -85,7 +86,8 @@ def compare(work: Path, endpoint: str, count: int, startup: float, upload: float
         raise SystemExit("the kit's build left a key behind")
     post_seconds = timed(one_after_another)
     ratio = kit_seconds / post_seconds
-    print(f"servers: {count}, upload parallelism: {parallelism}")
+    print(f"servers: {count}, upload parallelism: {parallelism}, load average (1 min) at the end: "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"  post's build, one server after another: {post_seconds:6.1f} s")
     print(f"  kit's build, checks + parallel uploads: {kit_seconds:6.1f} s")
     print(f"  ratio: {ratio:.2f} (at most {MAX_RATIO})")
