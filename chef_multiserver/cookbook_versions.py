@@ -44,14 +44,14 @@ def resolve(repo: Path, revision: str) -> str | None:
     return found.stdout.decode().strip() if found.returncode == 0 else None
 
 
-def default_base(repo: Path) -> str:
+def default_base(repo: Path) -> tuple[str, str]:
     """The branch's upstream, else HEAD (the commit the next commit follows), else the empty tree
-    (no commit yet)."""
-    for revision in ("@{upstream}", "HEAD"):
+    (no commit yet); and how to name it in a message."""
+    for revision, label in (("@{upstream}", "the branch's upstream"), ("HEAD", "HEAD")):
         commit = resolve(repo, revision)
         if commit:
-            return commit
-    return EMPTY_TREE
+            return commit, f"{label} ({commit[:12]})"
+    return EMPTY_TREE, "an empty repository"
 
 
 def changed_cookbooks(repo: Path, base: str) -> list[str]:

@@ -197,9 +197,9 @@ def pipeline_findings(repo: Path, names: Sequence[str]) -> Iterator[str]:
 def cookbook_version_findings(repo: Path, against: str | None) -> Iterator[str]:
     """Every changed cookbook raised its version, compared with ``against`` (default: the branch's
     upstream, else the previous commit)."""
-    base = against if against is not None else cookbook_versions.default_base(repo)
-    label = against if against is not None else f"{base[:12]} (the upstream, else HEAD)"
     try:
+        base, label = ((against, against) if against is not None
+                       else cookbook_versions.default_base(repo))
         yield from cookbook_versions.version_findings(repo, base, label)
     except cookbook_versions.VersionCheckError as error:
         yield f"{repo}: {error}: cannot compare cookbook versions"

@@ -60,7 +60,7 @@ def test_a_changed_cookbook_with_the_same_version_is_refused_with_the_fix(
     code, out = check(repo, monkeypatch, capsys)
     assert code == 1
     assert len(out) == 1
-    assert out[0].startswith(f"{METADATA}:6:1: cookbook 'example' changed since ")
+    assert out[0].startswith(f"{METADATA}:6:1: cookbook 'example' changed since HEAD (")
     assert "version 0.1.0 is not above 0.1.0: raise it (version '0.1.1')" in out[0]
 
 
@@ -106,6 +106,7 @@ def test_the_upstream_is_the_base_so_one_bump_covers_several_local_commits(
     git(repo, "push", "--quiet")
     code, out = check(repo, monkeypatch, capsys)  # now 0.1.1 is upstream: raise again
     assert code == 1
+    assert "changed since the branch's upstream (" in out[0]
     assert "version 0.1.1 is not above 0.1.1" in out[0]
 
 
