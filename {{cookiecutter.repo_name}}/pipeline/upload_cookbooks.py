@@ -115,8 +115,8 @@ def write_ca_bundle(repo: Path, bundle: Path) -> None:
 def berks_env(env: dict[str, str], tree: Path, server: str) -> dict[str, str]:
     """``env`` for a berks run inside ``tree`` as ``server``: the knife.rb Berkshelf loads is
     ``tree``'s, whatever PWD the build had (module docstring)."""
-    knife_rb = tree / servers.CHEF_DIR / "knife.rb"
-    return {**env, "CHEF_SERVER": server, "BERKSHELF_CHEF_CONFIG": str(knife_rb), "PWD": str(tree)}
+    knife_rb = str(tree / servers.KNIFE_RB)
+    return {**env, "CHEF_SERVER": server, "BERKSHELF_CHEF_CONFIG": knife_rb, "PWD": str(tree)}
 
 
 def resolve(repo: Path, env: dict[str, str]) -> None:
