@@ -10,8 +10,8 @@ answer. On a busy machine the ratio of wall times tends to the ratio of CPU seco
 since start-up is CPU and the waits are what parallel uploads overlap. The kit's build is the
 generated buildspec.yml, rehearsed whole (checks included) at the template's default upload
 parallelism; the post's build is its buildspec's commands for these servers: copy every key with
-``aws s3 cp`` (the real AWS CLI), ``berks install`` per server, then ``berks upload`` per server. Prints both times and their ratio per server count; fails when a
-ratio is above 0.2.
+``aws s3 cp`` (the real AWS CLI), ``berks install`` per server, then ``berks upload`` per server.
+Prints both times and their ratio per server count; fails when a ratio is above 0.2.
 
     python -m benchmarks.bench_parallel_upload [--servers 20 100] [--startup-seconds 1.0]
 """
