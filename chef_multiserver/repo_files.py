@@ -103,8 +103,49 @@ def load_config(data: bytes) -> LoadedConfig:
     return LoadedConfig(value, positions)
 
 
-class _ConfigLoader(yaml.SafeLoader):
+class _BoundedLoader(yaml.SafeLoader):
+    """A safe loader that any text leaves with a value or a ``yaml.MarkedYAMLError`` at a place:
+    nesting is bounded (PyYAML's composer recurses once per level), and a value its constructors
+    cannot build (``2020-13-45``, ``!!bool maybe``, an int of 5,000 digits) is an error at that
+    value, not whatever Python error the constructor happened to raise."""
+
+    max_depth = 64
     depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.depth >= self.max_depth:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # untyped stubs
+            raise yaml.composer.ComposerError(
+                None, None, f"nested too deeply (more than {self.max_depth} levels)", mark
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.MarkedYAMLError:
+            raise
+        except Exception as error:  # noqa: BLE001  # PyYAML's constructors raise any error
+            raise yaml.constructor.ConstructorError(
+                None, None, _unreadable(node, error), node.start_mark
+            ) from error
+
+
+def _unreadable(node: yaml.Node, error: Exception) -> str:
+    kind = node.tag.rsplit(":", 1)[-1]
+    shown = f"{node.value!r:.40}" if isinstance(node, yaml.ScalarNode) else "this value"
+    # A ValueError's own words say what is wrong (month must be in 1..12, too many digits); a
+    # KeyError's or TypeError's only repeat the value.
+    reason = f" ({error})" if isinstance(error, (ValueError, OverflowError)) else ""
+    return f"{shown} is not a valid {kind}{reason}: write it in quotes if it is text"
+
+
+class _ConfigLoader(_BoundedLoader):
+    max_depth = CONFIG_MAX_DEPTH
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
@@ -113,13 +154,7 @@ class _ConfigLoader(yaml.SafeLoader):
                 "YAML anchors and aliases (& and *) are not allowed: write each value out",
                 _mark_position(event.start_mark),
             )
-        if self.depth >= CONFIG_MAX_DEPTH:
-            raise ConfigError("nested too deeply", _mark_position(event.start_mark))
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
+        return super().compose_node(parent, index)
 
 
 def _construct(
@@ -128,9 +163,9 @@ def _construct(
     path: tuple[str, ...],
     positions: dict[tuple[str, ...], tuple[Position, Position]],
 ) -> object:
-    if not isinstance(node, yaml.ScalarNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
-        # Built here, not by PyYAML's constructor, so a tag would be dropped silently; none is
-        # needed in a config.yml (scalars' tags go through PyYAML's safe constructor).
+    if node.tag not in (_SCALAR_TAGS if isinstance(node, yaml.ScalarNode) else _COLLECTION_TAGS):
+        # Collections are built here, not by PyYAML, so their tag would be dropped silently; no
+        # other tag has a use in a config.yml (!!binary, !!omap, !!python/..., !custom).
         raise ConfigError(f"YAML tag {node.tag!r} is not allowed", _mark_position(node.start_mark))
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, object] = {}
@@ -148,11 +183,19 @@ def _construct(
         return mapping
     if isinstance(node, yaml.SequenceNode):
         return [_construct(loader, item, path, positions) for item in node.value]
+    if node.tag in _YAML11_SYMBOL_TAGS:
+        return node.value
     return loader.construct_object(node)
 
 
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
+_COLLECTION_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("map", "seq"))
+# The tags YAML gives plain scalars by itself, the only ones a scalar of a config.yml may carry.
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{kind}"
+    for kind in ("str", "int", "float", "bool", "null", "timestamp", "merge", "value")
+)
+# YAML 1.1 reads a plain << or = as these, which PyYAML's safe loader cannot build: text here.
+_YAML11_SYMBOL_TAGS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))
 
 
 def _mark_position(mark: yaml.Mark) -> Position:
@@ -188,7 +231,7 @@ def print_findings(findings: Iterable[str]) -> int:
     return found
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+class _CloudFormationLoader(_BoundedLoader):
     """A safe loader that also reads CloudFormation's short forms (!Sub, !GetAtt ...) as
     ``{"Fn::Sub": ...}``-style mappings, the way CloudFormation expands them."""
 

@@ -95,7 +95,13 @@ def _object_problems(value: dict[Any, Any], schema: Mapping[str, Any]) -> Iterat
 
 
 def _describe(value: object) -> str:
-    return "nothing" if value is None else f"a {type(value).__name__} ({value!r:.40})"
+    if value is None:
+        return "nothing"
+    try:
+        shown = f"{value!r:.40}"
+    except ValueError:  # an int beyond sys.get_int_max_str_digits(), as YAML's 0x... can build
+        shown = "too many digits to show"
+    return f"a {type(value).__name__} ({shown})"
 
 
 def server_name_problem(name: object) -> str | None:

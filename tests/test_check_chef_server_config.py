@@ -79,11 +79,30 @@ def test_good_config(repo: Path, capsys: pytest.CaptureFixture[str], content: by
     pytest.param(b"a: !!python/object/apply:os.system [id]\n",
                  "1:4: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed",
                  id="python-tag"),
-    pytest.param(b"a: !!python/name:os.system x\n", "1:4: invalid YAML: could not determine a "
-                 "constructor", id="python-scalar-tag"),
+    pytest.param(b"a: !!python/name:os.system x\n",
+                 "1:4: YAML tag 'tag:yaml.org,2002:python/name:os.system' is not allowed",
+                 id="python-scalar-tag"),
     pytest.param(b"a: !!set {x}\n", "1:4: YAML tag 'tag:yaml.org,2002:set'", id="set-tag"),
     pytest.param(b"? [a]\n: b\n", "1:3: a key must be plain text", id="list-key"),
-    pytest.param(b"[" * 5000, "1:17: nested too deeply", id="deep"),
+    pytest.param(b"[" * 5000, "1:17: invalid YAML: nested too deeply", id="deep"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"2020-13-45"), "2:9: invalid YAML: '2020-13-45' "
+                 "is not a valid timestamp (month must be in 1..12)", id="invalid-date"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"!!bool maybe"),
+                 "2:9: invalid YAML: 'maybe' is not a valid bool", id="invalid-bool"),
+    pytest.param(VALID.replace(b'"pivotal"', b"!!int x"),
+                 "3:12: invalid YAML: 'x' is not a valid int", id="invalid-int"),
+    pytest.param(VALID.replace(b'"pivotal"', b"!!timestamp x"),
+                 "3:12: invalid YAML: 'x' is not a valid timestamp", id="invalid-timestamp"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"1" * 4301), "2:9: invalid YAML: '1111",
+                 id="int-of-4301-digits"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"0x" + b"f" * 4000),
+                 "2:9: region: must be a string (an AWS region name such as us-east-1 or "
+                 "eu-central-1), not a int (too many digits to show)", id="hex-int-of-4817-digits"),
+    pytest.param(b"a: !!binary aGk=\n", "1:4: YAML tag 'tag:yaml.org,2002:binary' is not allowed",
+                 id="binary-tag"),
+    pytest.param(b"a: !!omap x\n", "1:4: YAML tag 'tag:yaml.org,2002:omap' is not allowed",
+                 id="omap-tag-on-scalar"),
+    pytest.param(b"a: !custom x\n", "1:4: YAML tag '!custom' is not allowed", id="local-tag"),
     pytest.param(b"region: \xff\xfe\n", "1:9: is not UTF-8 text", id="invalid-utf-8"),
     pytest.param(b"\x7fELF\x02\x01\x00\x00", "1:1: character U+007F is not allowed", id="binary"),
     pytest.param(b"node_name: \x00\n", "1:12: character U+0000", id="nul"),
@@ -128,11 +147,27 @@ def test_names_that_differ_only_in_case(repo: Path, capsys: pytest.CaptureFixtur
         1, [f"{other}: servers 'Chef-East' and 'chef-east' differ only in case: rename one"])
 
 
+@pytest.mark.parametrize("broken", [
+    pytest.param(b"\x00", id="nul"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"2020-13-45"), id="invalid-date"),
+    pytest.param(VALID.replace(b'"pivotal"', b"!!int x"), id="invalid-int"),
+])
 def test_broken_neighbour_is_not_this_files_problem(
+    repo: Path, capsys: pytest.CaptureFixture[str], broken: bytes
+) -> None:
+    write_config(repo, broken, "chef-west")
+    assert run(capsys, write_config(repo, VALID)) == (0, [])
+
+
+def test_a_broken_config_does_not_stop_the_next_one(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_config(repo, b"\x00", "chef-west")
-    assert run(capsys, write_config(repo, VALID)) == (0, [])
+    broken = write_config(repo, VALID.replace(b'"us-east-1"', b"!!bool maybe"), "chef-a")
+    bad = write_config(repo, VALID.replace(b'"pivotal"', b'"Bad Name"').replace(b"chef-east.", b"chef-b."),
+                       "chef-b")
+    code, out = run(capsys, broken, bad)
+    assert code == 1
+    assert [line.split(": ", 1)[0] for line in out] == [f"{broken}:2:9", f"{bad}:3:12"], out
 
 
 @pytest.mark.parametrize(("server", "message"), [
