@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from chef_multiserver import repo_files, servers
+from chef_multiserver.config_check import RepositoryServers, config_findings
 
 TARGETS_FILE = "chef-targets.json"
 TEMPLATE = Path("cloudformation/pipeline.yml")
@@ -43,24 +44,19 @@ def server_target(name: str, config: dict[str, Any]) -> dict[str, str]:
 
 
 def repo_targets(repo: Path) -> tuple[list[dict[str, str]], list[str]]:
-    """The targets of every server of ``repo``, and one line per problem that stops them."""
+    """The targets of every server of ``repo``, and what check-chef-server-config finds wrong with
+    any of them: a server with a problem gets no target."""
+    repository = RepositoryServers(repo)
     targets = []
     found = []
-    for name, server_dir in servers.server_dirs(repo).items():
+    for name, server_dir in repository.directories.items():
         config_path = server_dir / servers.CONFIG_FILE
-        shown = config_path.relative_to(repo)
-        try:
-            config = repo_files.read_config(config_path).value
-        except repo_files.ConfigError as error:
-            found.append(f"{shown}: {error.message}")
-            continue
-        problems = [*servers.problems(config)]
-        name_problem = servers.server_name_problem(name)
-        if name_problem:
-            found.append(f"{shown}: the server name {name_problem}")
-        found += [f"{shown}::{'.'.join(('$', *p.path))}: {p.message}" for p in problems]
-        if isinstance(config, dict) and not problems and not name_problem:
-            targets.append(server_target(name, config))
+        problems = [*config_findings(config_path, repository, config_path.relative_to(repo))]
+        found += problems
+        config = repository.configs[name]
+        if not problems and isinstance(config, repo_files.LoadedConfig):
+            assert isinstance(config.value, dict)  # noqa: S101  # no problem: the schema's mapping
+            targets.append(server_target(name, config.value))
     if not targets and not found:
         found.append(f"no server found: add {servers.CHEF_DIR}/<server>/{servers.CONFIG_FILE}")
     return targets, found

@@ -129,7 +129,7 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except yaml.MarkedYAMLError:
             raise
-        except Exception as error:  # noqa: BLE001  # PyYAML's constructors raise any error
+        except Exception as error:  # PyYAML's constructors raise whatever the value trips
             raise yaml.constructor.ConstructorError(
                 None, None, _unreadable(node, error), node.start_mark
             ) from error

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from chef_multiserver import servers
 from pre_commit_hooks.check_chef_server_config import main
+from tests.schema_strategies import valid_values
 
 VALID = b"""\
 server: "https://chef-east.example.com/organizations/default"
@@ -49,6 +50,10 @@ def run(capsys: pytest.CaptureFixture[str], *filenames: str) -> HookRun:
     pytest.param(b"\xef\xbb\xbf" + VALID, id="utf-8-bom"),
     pytest.param(b"{server: 'https://a.example.org/organizations/o', region: eu-central-1, "
                  b"node_name: ci.bot}", id="flow-mapping"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"eusc-de-east-1"), id="european-sovereign-cloud"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"us-isof-south-1"), id="iso-f-region"),
+    pytest.param(VALID.replace(b"chef-east.example.com", b"a." * 125 + b"com"),
+                 id="host-of-253-characters"),
 ])
 def test_good_config(repo: Path, capsys: pytest.CaptureFixture[str], content: bytes) -> None:
     assert run(capsys, write_config(repo, content)) == (0, [])
@@ -59,6 +64,18 @@ def test_good_config(repo: Path, capsys: pytest.CaptureFixture[str], content: by
     pytest.param(b"- a\n- b\n", "1:1: must be a mapping of keys to values, not a list", id="list"),
     pytest.param(VALID.replace(b"https", b"http"), "1:9: server: 'http://", id="http"),
     pytest.param(VALID.replace(b"/organizations/default", b""), "1:9: server:", id="no-org"),
+    pytest.param(VALID.replace(b"chef-east.example.com", b"a." * 126 + b"com"),
+                 "1:9: server: 'https://a.a.a.", id="host-of-255-characters"),
+    pytest.param(VALID.replace(b"chef-east.example.com", b"a" * 64 + b".example.com"),
+                 "1:9: server: 'https://aaaa", id="label-of-64-characters"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"us-northwest-9"),
+                 "2:9: region: 'us-northwest-9' is not allowed", id="made-up-region"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"cn-iso-central-1"),
+                 "2:9: region: 'cn-iso-central-1' is not allowed", id="made-up-iso-region"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"aws-global"),
+                 "2:9: region: 'aws-global' is not allowed", id="pseudo-region"),
+    pytest.param(VALID.replace(b'"us-east-1"', b"us-est-1"),
+                 "(did you mean 'us-", id="region-typo"),
     pytest.param(VALID.replace(b'"us-east-1"', b"moon-1"), "2:9: region: 'moon-1' is not",
                  id="region"),
     pytest.param(VALID.replace(b'"us-east-1"', b"2024-01-01"), "2:9: region: must be a string",
@@ -131,13 +148,41 @@ def test_every_error_of_every_file_at_once(repo: Path, capsys: pytest.CaptureFix
     ]
 
 
-def test_url_of_a_server_not_passed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("url", [
+    pytest.param("https://CHEF-east.example.com/organizations/default", id="upper-case-host"),
+    pytest.param("https://chef-east.example.com:443/organizations/default", id="default-port"),
+    pytest.param("https://chef-east.example.com/organizations/default/", id="trailing-slash"),
+    pytest.param("https://chef-east.example.com./organizations/default", id="trailing-dot"),
+    pytest.param("https://Chef-East.Example.COM.:0443/organizations/default//", id="all-at-once"),
+])
+def test_url_of_a_server_not_passed(
+    repo: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """The same organization however its URL is spelled (servers.server_key)."""
     write_config(repo, VALID, "chef-east")
-    copy = write_config(repo, VALID.replace(b"chef-east.", b"CHEF-east."), "chef-copy")
+    copy = write_config(repo, VALID.replace(
+        b"https://chef-east.example.com/organizations/default", url.encode()), "chef-copy")
     code, out = run(capsys, copy)
-    assert (code, out) == (1, [
-        f"{copy}:1:9: 'https://CHEF-east.example.com/organizations/default' is also the URL of "
-        "server 'chef-east': each server needs a URL of its own"])
+    assert code == 1
+    assert out[-1] == (
+        f"{copy}:1:9: {url!r} is also the URL of server 'chef-east' "
+        "('https://chef-east.example.com/organizations/default'): each server needs a URL of its "
+        "own"
+    )
+
+
+@pytest.mark.parametrize("url", [
+    "https://chef-east.example.com:8443/organizations/default",
+    "https://chef-east.example.com/organizations/prod",
+    "https://chef-east.example.org/organizations/default",
+])
+def test_another_organization_is_another_server(
+    repo: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    write_config(repo, VALID, "chef-east")
+    other = write_config(repo, VALID.replace(
+        b"https://chef-east.example.com/organizations/default", url.encode()), "chef-other")
+    assert run(capsys, other) == (0, [])
 
 
 def test_names_that_differ_only_in_case(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,8 +208,8 @@ def test_a_broken_config_does_not_stop_the_next_one(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = write_config(repo, VALID.replace(b'"us-east-1"', b"!!bool maybe"), "chef-a")
-    bad = write_config(repo, VALID.replace(b'"pivotal"', b'"Bad Name"').replace(b"chef-east.", b"chef-b."),
-                       "chef-b")
+    bad_content = VALID.replace(b'"pivotal"', b'"Bad Name"').replace(b"chef-east.", b"chef-b.")
+    bad = write_config(repo, bad_content, "chef-b")
     code, out = run(capsys, broken, bad)
     assert code == 1
     assert [line.split(": ", 1)[0] for line in out] == [f"{broken}:2:9", f"{bad}:3:12"], out
@@ -245,21 +290,7 @@ def test_fuzzed_config_never_crashes(
     assert all(line.startswith(".chef/chef-east/config.yml:") for line in out)
 
 
-def matching(key: str) -> st.SearchStrategy[str]:
-    return st.from_regex(servers.SCHEMA["properties"][key]["pattern"], fullmatch=True)
-
-
-VALID_CONFIGS = st.fixed_dictionaries(
-    {key: matching(key) for key in servers.SCHEMA["required"]},
-    optional={
-        "max_concurrency": matching("max_concurrency"),
-        "max_errors": matching("max_errors"),
-        "node_tag": st.fixed_dictionaries({
-            key: st.from_regex(schema["pattern"], fullmatch=True)
-            for key, schema in servers.SCHEMA["properties"]["node_tag"]["properties"].items()
-        }),
-    },
-)
+VALID_CONFIGS = valid_values(servers.SCHEMA)
 
 
 @settings(
