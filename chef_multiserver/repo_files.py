@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from chef_multiserver.servers import CA_CERTS_DIR, CHEF_DIR, KEY_FILE, SCHEMA, P
 # brackets) from slowing down or crashing every commit; PyYAML's composer recurses once per level.
 CONFIG_MAX_BYTES = 64 * 1024
 CONFIG_MAX_DEPTH = 16
+# CloudFormation's own limit on a template's body (uploaded through S3): 1 MB.
+TEMPLATE_MAX_BYTES = 1024 * 1024
 
 Position = tuple[int, int]
 """1-based line and column in a file."""
@@ -71,7 +74,17 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
 
 
 def read_config(path: Path) -> LoadedConfig:
-    """Load a config.yml, or raise ConfigError saying why it is none."""
+    """Load a config.yml, or raise ConfigError saying why it is none.
+
+    Its directory, .chef/<server>/, must be a real directory inside the repository: through a
+    symlink, git sees no files (``git add`` refuses a path beyond a symbolic link), so the server
+    would be checked here but never committed, and its key never protected by .gitignore."""
+    for directory in (path.parent, path.parent.parent):
+        if directory.is_symlink():
+            raise ConfigError(
+                f"{directory.name}/ is a symlink: a server is a real directory inside the "
+                "repository: replace the link with the directory itself"
+            )
     return load_config(read_regular_file(path, CONFIG_MAX_BYTES))
 
 
@@ -80,16 +93,29 @@ def load_config(data: bytes) -> LoadedConfig:
 
     Stricter than YAML itself where a config.yml needs no more: one document, no duplicate keys,
     no anchors or aliases (so no alias bomb), plain-text keys, bounded nesting."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        valid = data[: error.start].decode("utf-8")
-        raise ConfigError("is not UTF-8 text", _offset_position(valid, len(valid))) from error
+    text = _utf8(data)
     positions: dict[tuple[str, ...], tuple[Position, Position]] = {}
-    try:
+    with _yaml_errors(text):
         loader = _ConfigLoader(text)
         node = loader.get_single_node()
         value = None if node is None else _construct(loader, node, (), positions)
+    positions.setdefault((), ((1, 1), (1, 1) if node is None else _mark_position(node.start_mark)))
+    return LoadedConfig(value, positions)
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        valid = data[: error.start].decode("utf-8")
+        raise ConfigError("is not UTF-8 text", _offset_position(valid, len(valid))) from error
+
+
+@contextmanager
+def _yaml_errors(text: str) -> Iterator[None]:
+    """Whatever PyYAML raises about ``text``, as a ConfigError at its place."""
+    try:
+        yield
     except yaml.reader.ReaderError as error:
         raise ConfigError(
             f"character U+{error.character:04X} is not allowed in YAML (binary content?)",
@@ -99,8 +125,6 @@ def load_config(data: bytes) -> LoadedConfig:
         mark = error.problem_mark or error.context_mark
         position = None if mark is None else _mark_position(mark)
         raise ConfigError(f"invalid YAML: {error.problem or error.context}", position) from error
-    positions.setdefault((), ((1, 1), (1, 1) if node is None else _mark_position(node.start_mark)))
-    return LoadedConfig(value, positions)
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -255,5 +279,12 @@ _CloudFormationLoader.add_multi_constructor("!", _short_form)
 
 def load_cloudformation(text: str) -> Any:
     """A CloudFormation template (or any YAML), short forms read the way CloudFormation expands
-    them: ``!GetAtt A.B`` is ``{"Fn::GetAtt": ["A", "B"]}``."""
-    return yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+    them: ``!GetAtt A.B`` is ``{"Fn::GetAtt": ["A", "B"]}``; ConfigError if it is not YAML. The
+    value can have any shape: its reader checks each part's type before using it."""
+    with _yaml_errors(text):
+        return yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def read_cloudformation(path: Path) -> Any:
+    """Load the CloudFormation template at ``path`` (a regular file of a template's size)."""
+    return load_cloudformation(_utf8(read_regular_file(path, TEMPLATE_MAX_BYTES)))

@@ -117,3 +117,15 @@ def test_a_node_tag_key_the_role_does_not_allow_is_reported(bake: Bake) -> None:
     config.write_text(config.read_text("utf-8") + 'node_tag: {"key": "Role", "value": "web"}\n')
     [finding] = pipeline_targets.template_findings(repo)
     assert finding.startswith(".chef/chef-00/config.yml: chef-client goes to nodes tagged 'Role'")
+
+
+def test_a_server_directory_that_is_a_symlink_gets_no_target(
+    bake: Bake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """git keeps no file beyond a symlink, so the pushed tree would lack this server's config."""
+    repo = bake(servers=make_servers(1))
+    (repo / ".chef/chef-01").symlink_to("chef-00")
+    code, written, err = targets_of(repo, capsys)
+    assert (code, written) == (1, None)
+    assert err.startswith(".chef/chef-01/config.yml: chef-01/ is a symlink: a server is a real "
+                          "directory inside the repository")
