@@ -61,6 +61,15 @@ def symlink(relative: str, target: str) -> Change:
     return change
 
 
+def fifo(relative: str) -> Change:
+    """A FIFO where a file was: reading it would wait for a writer forever."""
+    def change(repo: Path) -> None:
+        (repo / relative).unlink()
+        os.mkfifo(repo / relative)
+
+    return change
+
+
 def run(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         cwd: str = ".") -> tuple[int, list[str]]:
     monkeypatch.chdir(repo / cwd)
@@ -208,9 +217,7 @@ BAD: dict[str, tuple[Change, list[str]]] = {
     "template-20000-deep-list": (append(
         "cloudformation/pipeline.yml", "Deep: " + "[" * 20000 + "]" * 20000 + "\n"), [
         "cloudformation/pipeline.yml:{template}:70: invalid YAML: nested too deeply"]),
-    "template-fifo": (lambda repo: (
-        (repo / "cloudformation/pipeline.yml").unlink(),
-        os.mkfifo(repo / "cloudformation/pipeline.yml")), [
+    "template-fifo": (fifo("cloudformation/pipeline.yml"), [
         "cloudformation/pipeline.yml: is not a regular file"]),
     "template-names-server": (write("cloudformation/extra.yaml", (
         "# chef-east\nchef-east: a key\nOutputs:\n  X:\n"
