@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -117,17 +117,50 @@ def _yaml_errors(text: str) -> Iterator[None]:
     try:
         yield
     except yaml.reader.ReaderError as error:
+        offset = error.position
+        if _OFFSETS_IN_BYTES:
+            offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
         raise ConfigError(
             f"character U+{error.character:04X} is not allowed in YAML (binary content?)",
-            _offset_position(text, error.position),
+            _offset_position(text, offset),
         ) from error
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         position = None if mark is None else _mark_position(mark)
-        raise ConfigError(f"invalid YAML: {error.problem or error.context}", position) from error
+        problem = error.problem or error.context
+        if problem == "exceeded maximum nesting depth":  # libyaml's own bound: 1,000 levels
+            problem = "nested too deeply"
+        elif problem == "found character that cannot start any token" and mark is not None:
+            # libyaml does not say which, and a tab looks like spaces: PyYAML's words.
+            line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+            shown = line[mark.column : mark.column + 1]
+            problem = f"found character {shown!r} that cannot start any token"
+        raise ConfigError(f"invalid YAML: {problem}", position) from error
 
 
-class _BoundedLoader(yaml.SafeLoader):
+class _PythonParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's own parser, where its C extension (libyaml) is missing."""
+
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+# PyYAML's wheels carry libyaml, whose parser turns text into events ten times faster than PyYAML's
+# Python one: most of what checking 1,000 configs costs. The composer above it stays PyYAML's
+# Python one, so nesting is bounded and anchors are seen (yaml.CSafeLoader composes in C).
+if TYPE_CHECKING or not yaml.__with_libyaml__:  # both have the same methods; these are typed
+    _Parser = _PythonParser
+else:
+    from yaml._yaml import CParser as _Parser
+# libyaml counts a reader error's offset in UTF-8 bytes, PyYAML in characters.
+_OFFSETS_IN_BYTES = _Parser is not _PythonParser
+
+
+class _BoundedLoader(
+    yaml.composer.Composer, _Parser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+):
     """A safe loader that any text leaves with a value or a ``yaml.MarkedYAMLError`` at a place:
     nesting is bounded (PyYAML's composer recurses once per level), and a value its constructors
     cannot build (``2020-13-45``, ``!!bool maybe``, an int of 5,000 digits) is an error at that
@@ -135,6 +168,12 @@ class _BoundedLoader(yaml.SafeLoader):
 
     max_depth = 64
     depth = 0
+
+    def __init__(self, text: str) -> None:
+        _Parser.__init__(self, text)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.depth >= self.max_depth:
@@ -282,7 +321,7 @@ def load_cloudformation(text: str) -> Any:
     them: ``!GetAtt A.B`` is ``{"Fn::GetAtt": ["A", "B"]}``; ConfigError if it is not YAML. The
     value can have any shape: its reader checks each part's type before using it."""
     with _yaml_errors(text):
-        return yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+        return _CloudFormationLoader(text).get_single_data()
 
 
 def read_cloudformation(path: Path) -> Any:

@@ -214,9 +214,12 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "cloudformation/pipeline.yml", 'AWSTemplateFormatVersion: "2010-09-09"',
         "AWSTemplateFormatVersion: 2010-13-09"), [
         "cloudformation/pipeline.yml:1:27: invalid YAML: '2010-13-09' is not a valid timestamp"]),
+    "template-100-deep-list": (append(
+        "cloudformation/pipeline.yml", "Deep: " + "[" * 100 + "]" * 100 + "\n"), [
+        "cloudformation/pipeline.yml:{template}:70: invalid YAML: nested too deeply"]),
     "template-20000-deep-list": (append(
         "cloudformation/pipeline.yml", "Deep: " + "[" * 20000 + "]" * 20000 + "\n"), [
-        "cloudformation/pipeline.yml:{template}:70: invalid YAML: nested too deeply"]),
+        "cloudformation/pipeline.yml:{template}:"]),
     "template-fifo": (fifo("cloudformation/pipeline.yml"), [
         "cloudformation/pipeline.yml: is not a regular file"]),
     "template-names-server": (write("cloudformation/extra.yaml", (

@@ -101,7 +101,10 @@ def test_good_config(repo: Path, capsys: pytest.CaptureFixture[str], content: by
                  id="python-scalar-tag"),
     pytest.param(b"a: !!set {x}\n", "1:4: YAML tag 'tag:yaml.org,2002:set'", id="set-tag"),
     pytest.param(b"? [a]\n: b\n", "1:3: a key must be plain text", id="list-key"),
-    pytest.param(b"[" * 5000, "1:17: invalid YAML: nested too deeply", id="deep"),
+    pytest.param(b"[" * 17, "1:17: invalid YAML: nested too deeply (more than 16 levels)",
+                 id="17-deep"),
+    pytest.param(b"[" * 5000, ":1:", id="5000-deep"),
+    pytest.param(b"[" * 5000, "invalid YAML: nested too deeply", id="5000-deep-message"),
     pytest.param(VALID.replace(b'"us-east-1"', b"2020-13-45"), "2:9: invalid YAML: '2020-13-45' "
                  "is not a valid timestamp (month must be in 1..12)", id="invalid-date"),
     pytest.param(VALID.replace(b'"us-east-1"', b"!!bool maybe"),
