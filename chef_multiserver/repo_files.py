@@ -95,7 +95,7 @@ def load_config(data: bytes) -> LoadedConfig:
     no anchors or aliases (so no alias bomb), plain-text keys, bounded nesting."""
     text = _utf8(data)
     positions: dict[tuple[str, ...], tuple[Position, Position]] = {}
-    with _yaml_errors(text):
+    with _yaml_errors(text, _ConfigLoader.max_depth):
         loader = _ConfigLoader(text)
         node = loader.get_single_node()
         value = None if node is None else _construct(loader, node, (), positions)
@@ -112,7 +112,7 @@ def _utf8(data: bytes) -> str:
 
 
 @contextmanager
-def _yaml_errors(text: str) -> Iterator[None]:
+def _yaml_errors(text: str, max_depth: int) -> Iterator[None]:
     """Whatever PyYAML raises about ``text``, as a ConfigError at its place."""
     try:
         yield
@@ -129,7 +129,7 @@ def _yaml_errors(text: str) -> Iterator[None]:
         position = None if mark is None else _mark_position(mark)
         problem = error.problem or error.context
         if problem == "exceeded maximum nesting depth":  # libyaml's own bound: 1,000 levels
-            problem = "nested too deeply"
+            problem = f"nested too deeply (more than {max_depth} levels)"
         elif problem == "found character that cannot start any token" and mark is not None:
             # libyaml does not say which, and a tab looks like spaces: PyYAML's words.
             line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
@@ -320,7 +320,7 @@ def load_cloudformation(text: str) -> Any:
     """A CloudFormation template (or any YAML), short forms read the way CloudFormation expands
     them: ``!GetAtt A.B`` is ``{"Fn::GetAtt": ["A", "B"]}``; ConfigError if it is not YAML. The
     value can have any shape: its reader checks each part's type before using it."""
-    with _yaml_errors(text):
+    with _yaml_errors(text, _CloudFormationLoader.max_depth):
         return _CloudFormationLoader(text).get_single_data()
 
 

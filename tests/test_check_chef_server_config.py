@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chef_multiserver import servers
+from chef_multiserver import repo_files, servers
 from pre_commit_hooks.check_chef_server_config import main
 from tests.schema_strategies import valid_values
 
@@ -307,3 +310,35 @@ def test_generated_valid_config_passes(
     repo: Path, capsys: pytest.CaptureFixture[str], config: dict[str, Any]
 ) -> None:
     assert run(capsys, write_config(repo, servers.render_config(config).encode("utf-8"))) == (0, [])
+
+
+PARSER_DOCUMENTS = [
+    VALID, b"\xef\xbb\xbf" + VALID, VALID + b"node_tag:\n\tkey: x\n", b"[" * 17, b"[" * 5000,
+    b"a: 2020-13-45\n", "é: \x01\n".encode(), b"a: 'x\n", b"a: &x 1\n", b"node_name: \x00\n",
+]
+
+
+def test_pyyaml_without_libyaml_reads_configs_alike() -> None:
+    """PyYAML built without libyaml (no wheel for the platform) parses with its own Python parser:
+    the same values and findings, at the same lines, as with libyaml."""
+    def outcome(content: bytes) -> object:
+        try:
+            return repo_files.load_config(content).value
+        except repo_files.ConfigError as error:
+            return [error.message, error.position and error.position[0]]
+
+    program = (
+        "import json, sys, yaml; yaml.__with_libyaml__ = False\n"
+        "from chef_multiserver import repo_files\n"
+        "assert repo_files._Parser is repo_files._PythonParser\n"
+        "def outcome(content):\n"
+        "    try:\n"
+        "        return repo_files.load_config(content).value\n"
+        "    except repo_files.ConfigError as error:\n"
+        "        return [error.message, error.position and error.position[0]]\n"
+        "print(json.dumps([outcome(bytes.fromhex(doc)) for doc in sys.argv[1:]]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program, *(d.hex() for d in PARSER_DOCUMENTS)],
+                            capture_output=True, text=True, check=True)
+    expected = json.loads(json.dumps([outcome(document) for document in PARSER_DOCUMENTS]))
+    assert json.loads(result.stdout) == expected
