@@ -132,7 +132,7 @@ def _yaml_errors(text: str, max_depth: int) -> Iterator[None]:
             problem = f"nested too deeply (more than {max_depth} levels)"
         elif problem == "found character that cannot start any token" and mark is not None:
             # libyaml does not say which, and a tab looks like spaces: PyYAML's words.
-            line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+            line = (text.splitlines()[mark.line :] or [""])[0]
             shown = line[mark.column : mark.column + 1]
             problem = f"found character {shown!r} that cannot start any token"
         raise ConfigError(f"invalid YAML: {problem}", position) from error

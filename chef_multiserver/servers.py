@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -142,14 +142,15 @@ def server_name_problem(name: object) -> str | None:
     return None if found is None else found.message
 
 
-def duplicates(names: list[str]) -> list[str]:
-    """The names that repeat another (case-insensitively: macOS and Windows checkouts fold case)."""
+def duplicates(names: list[str], key: Callable[[str], str] = str.casefold) -> list[str]:
+    """The names that repeat an earlier one: by default case-insensitively (macOS and Windows
+    checkouts fold case); URLs with ``key=server_key``."""
     seen: set[str] = set()
     repeated = []
     for name in names:
-        if name.casefold() in seen:
+        if key(name) in seen:
             repeated.append(name)
-        seen.add(name.casefold())
+        seen.add(key(name))
     return repeated
 
 
@@ -164,24 +165,13 @@ def server_key(url: str) -> str:
     scheme, _, rest = url.partition("://")
     authority, _, path = rest.partition("/")
     host, colon, port = authority.rpartition(":")
-    if not colon or not port.isdigit():
+    if not colon or not (port.isascii() and port.isdigit()):
         host, port = authority, ""
     port = port.lstrip("0") or ("0" if port else "")
     if port == {"https": "443", "http": "80"}.get(scheme.lower()):
         port = ""
     host = host.rstrip(".").lower() + (f":{port}" if port else "")
     return f"{scheme.lower()}://{host}/{path.rstrip('/')}"
-
-
-def duplicate_urls(urls: list[str]) -> list[str]:
-    """The URLs that name the same organization as an earlier one (see server_key)."""
-    seen: set[str] = set()
-    repeated = []
-    for url in urls:
-        if server_key(url) in seen:
-            repeated.append(url)
-        seen.add(server_key(url))
-    return repeated
 
 
 def render_config(config: Mapping[str, Any]) -> str:

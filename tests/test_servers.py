@@ -118,3 +118,27 @@ def test_kit_dirs_are_the_names_no_server_may_take() -> None:
 ])
 def test_is_key_file(path: str, is_key: bool) -> None:
     assert repo_files.is_key_file(path) is is_key
+
+
+ORG_URL = "https://chef.example.com/organizations/prod"
+
+
+@pytest.mark.parametrize("spelling", [
+    ORG_URL, "https://CHEF.Example.COM/organizations/prod",
+    "https://chef.example.com:443/organizations/prod",
+    "https://chef.example.com./organizations/prod", "https://chef.example.com/organizations/prod/",
+    "HTTPS://chef.example.com:00443/organizations/prod//",
+])
+def test_spellings_of_one_organization_share_a_key(spelling: str) -> None:
+    assert servers.server_key(spelling) == servers.server_key(ORG_URL)
+    assert servers.duplicates([ORG_URL, spelling], servers.server_key) == [spelling]
+
+
+@pytest.mark.parametrize("other", [
+    "https://chef.example.com:8443/organizations/prod",
+    "https://chef.example.com/organizations/Prod",
+    "https://chef.example.org/organizations/prod", "https://chef.example.com/organizations/prod2",
+    "https://chef.example.com:٤٤٣/organizations/prod", "https://[::1]/organizations/prod",
+])
+def test_other_organizations_have_other_keys(other: str) -> None:
+    assert servers.server_key(other) != servers.server_key(ORG_URL)
