@@ -34,7 +34,8 @@ def valid_values(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     forbidden = set(schema.get("not", {}).get("enum", ()))
     strings = (
         st.sampled_from(schema["enum"]) if "enum" in schema
-        else st.from_regex(schema["pattern"], fullmatch=True)
+        else st.from_regex(schema["pattern"], fullmatch=True) if "pattern" in schema
+        else st.text()
     )
     return strings.filter(lambda value: value not in forbidden)
 
