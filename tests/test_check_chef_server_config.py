@@ -342,3 +342,14 @@ def test_pyyaml_without_libyaml_reads_configs_alike() -> None:
                             capture_output=True, text=True, check=True)
     expected = json.loads(json.dumps([outcome(document) for document in PARSER_DOCUMENTS]))
     assert json.loads(result.stdout) == expected
+
+
+def test_a_server_directory_that_is_a_symlink(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """git keeps no file beyond a symlink: the server would be checked here and never committed."""
+    write_config(repo, VALID, "chef-east")
+    (repo / servers.CHEF_DIR / "chef-link").symlink_to("chef-east")
+    assert run(capsys, ".chef/chef-link/config.yml") == (1, [
+        ".chef/chef-link/config.yml: chef-link/ is a symlink: a server is a real directory inside "
+        "the repository: replace the link with the directory itself"])
