@@ -10,8 +10,11 @@ and one the working tree no longer has is removed: neither is reported.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,9 +31,11 @@ class VersionCheckError(Exception):
     """git could not answer: the check cannot be made, so it fails."""
 
 
-def git(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def git(repo: Path, *args: str, index: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``git ARGS`` in ``repo``, with ``index`` as git's index file when given."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(index)} if index else None
     try:
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, timeout=60)
+        return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as error:
         raise VersionCheckError(f"git {args[0]} failed: {error}") from error
 
@@ -55,8 +60,20 @@ def default_base(repo: Path) -> tuple[str, str]:
 
 
 def changed_cookbooks(repo: Path, base: str) -> list[str]:
-    """The cookbooks with a file that differs between ``base`` and the working tree."""
-    diff = git(repo, "diff", "--name-only", "-z", "--no-renames", base, "--", f"{COOKBOOKS}/")
+    """The cookbooks with a file that differs between ``base`` and the working tree.
+
+    ``git diff`` refreshes the index's stat data and writes it back, even with
+    --no-optional-locks (git 2.39): it works on a copy, so that a check changes nothing."""
+    index = git(repo, "rev-parse", "--git-path", "index").stdout.decode().strip()
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "index"
+        try:
+            if (repo / index).is_file():
+                shutil.copyfile(repo / index, copy)
+        except OSError as error:
+            raise VersionCheckError(f"git's index cannot be read: {error}") from error
+        diff = git(repo, "diff", "--name-only", "-z", "--no-renames", base, "--", f"{COOKBOOKS}/",
+                   index=copy)
     if diff.returncode != 0:
         raise VersionCheckError(f"git diff {base} failed: {diff.stderr.decode(errors='replace')}")
     paths = diff.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]

@@ -106,7 +106,7 @@ GOOD: dict[str, Change] = {
     "empty-buildspec": write("buildspec.yml", b""),
     # What is wrong with a config.yml is check-chef-server-config's to say.
     "config-yaml-cannot-build": replace(".chef/chef-west/config.yml", '"us-west-2"', "2020-13-45"),
-    "config-bool-maybe": replace(".chef/chef-west/config.yml", '"pivotal"', "!!bool maybe"),
+    "config-bool-maybe": replace(".chef/chef-west/config.yml", '"chef-pipeline"', "!!bool maybe"),
     "template-stringlike-numeric-key": replace(
         "cloudformation/pipeline.yml", "StringLike:\n", "StringLike:\n                    5: x\n"),
     "template-lone-statement": lambda repo: (repo / "cloudformation/pipeline.yml").write_text(

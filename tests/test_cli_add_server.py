@@ -108,7 +108,7 @@ def test_needs_a_node_name_when_the_servers_disagree(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     west = repo / ".chef/chef-west/config.yml"
-    west.write_text(west.read_text("utf-8").replace('"pivotal"', '"deployer"'), "utf-8")
+    west.write_text(west.read_text("utf-8").replace('"chef-pipeline"', '"deployer"'), "utf-8")
 
     result = run(capsys, *ADD)
 

@@ -170,7 +170,7 @@ def test_configs_yaml_cannot_build_are_each_one_finding(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name, old, new in (("chef-east", '"us-east-1"', "2020-13-45"),
-                           ("chef-west", '"pivotal"', "!!int x")):
+                           ("chef-west", '"chef-pipeline"', "!!int x")):
         config = repo / f".chef/{name}/config.yml"
         config.write_text(config.read_text("utf-8").replace(old, new), "utf-8")
 

@@ -82,6 +82,8 @@ def test_clean_commit_passes(repo: Path, hook_env: dict[str, str]) -> None:
         'server: "https://chef-north.example.com/organizations/default"\n'
         'region: "eu-north-1"\nnode_name: "pivotal"\n', "utf-8")
     (repo / "cookbooks" / "example" / "recipes" / "default.rb").write_text("log 'hello'\n")
+    metadata = repo / "cookbooks" / "example" / "metadata.rb"  # a changed cookbook's new version
+    metadata.write_text(metadata.read_text("utf-8").replace("'0.1.0'", "'0.1.1'"), "utf-8")
     result = commit(repo, hook_env, ".chef/chef-north/config.yml", "cookbooks")
     assert result.returncode == 0, result.stdout
     assert "check each Chef server's config.yml" in result.stdout
@@ -113,7 +115,10 @@ def test_committed_private_key_is_refused_by_forbid_chef_secrets(
     key = repo / "cookbooks" / "example" / "files" / "deploy_key"
     key.parent.mkdir()
     key.write_bytes(private_key_pem())
-    result = commit(repo, hook_env, "cookbooks/example/files/deploy_key")
+    metadata = repo / "cookbooks" / "example" / "metadata.rb"  # a changed cookbook's new version
+    metadata.write_text(metadata.read_text("utf-8").replace("'0.1.0'", "'0.1.1'"), "utf-8")
+    result = commit(repo, hook_env, "cookbooks/example/files/deploy_key",
+                    "cookbooks/example/metadata.rb")
     assert result.returncode == 1
     forbid = next(line for line in result.stdout.splitlines() if "forbid Chef keys" in line)
     assert forbid.endswith("Failed")
