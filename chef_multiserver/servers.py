@@ -67,6 +67,9 @@ def problems(
             yield Problem((), f"must be a mapping of keys to values, not {_describe(value)}")
             return
         yield from _object_problems(value, schema)
+    elif expected == "boolean":
+        if not isinstance(value, bool):
+            yield Problem((), f"must be true or false, not {_describe(value)}")
     elif expected == "string":
         if not isinstance(value, str):
             yield Problem((), f"must be a string ({ALLOWED[name]}), not {_describe(value)}")
