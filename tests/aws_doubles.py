@@ -303,8 +303,10 @@ class CodePipelineDouble:
     results: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     faults: dict[str, list[Exception]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
+    attempts: list[tuple[str, bool]] = field(default_factory=list)  # (operation, taken)
 
     def _record(self, operation: str, params: dict[str, Any]) -> None:
+        self.attempts.append((operation, False))
         queued = self.faults.get(operation)
         if queued:
             raise queued.pop(0)
@@ -317,6 +319,7 @@ class CodePipelineDouble:
             raise client_error("ValidationException", operation)
         self.results.append((operation, params))
         self.finished.add(params["jobId"])
+        self.attempts[-1] = (operation, True)
 
     def put_job_success_result(self, **params: Any) -> dict[str, Any]:
         self._record("put_job_success_result", params)
