@@ -246,6 +246,18 @@ class SsmDouble:
         return paged(found, "InstanceInformationList", params, "DescribeInstanceInformation",
                      least=5)
 
+    def describe_instances(self, **params: Any) -> dict[str, Any]:
+        """EC2's DescribeInstances over the same fleet: a tag filter, a state filter, pages of 5
+        to 1000 instances (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html)."""
+        self._call("DescribeInstances")
+        tag, state = params["Filters"]
+        states = {"online": "running", "offline": "running", "unmanaged": "running"}
+        found = [{"Instances": [{"InstanceId": node.instance_id,
+                                 "State": {"Name": states.get(node.state, node.state)}}]}
+                 for node in self._tagged(tag["Name"][4:], tag["Values"])
+                 if states.get(node.state, node.state) in state["Values"]]
+        return paged(found, "Reservations", params, "DescribeInstances", most=1000, least=5)
+
     def send_command(self, **params: Any) -> dict[str, Any]:
         self._call("SendCommand")
         if not 30 <= params["TimeoutSeconds"] <= 2592000 or len(params.get("Comment", "")) > 100:

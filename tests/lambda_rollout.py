@@ -10,9 +10,10 @@ import importlib.util
 import io
 import json
 import sys
+import time
 import uuid
 import zipfile
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
@@ -78,13 +79,15 @@ class Rollout:
         self.pipeline = CodePipelineDouble()
         monkeypatch.setattr(chef_client, "client", self.client)
         monkeypatch.setattr(chef_client, "datetime", self.clock.datetime_class())
-        monkeypatch.setattr(chef_client.time, "sleep", lambda seconds: None)
+        # the Lambda's own view of the time module: no waiting between report attempts
+        monkeypatch.setattr(chef_client, "time", SimpleNamespace(
+            monotonic=time.monotonic, sleep=lambda seconds: None))
         monkeypatch.setenv("CHEF_CLIENT_TIMEOUT_SECONDS", "1800")
 
     def client(self, service: str, region: str | None = None) -> Any:
         if service == "codepipeline":
             return self.pipeline
-        assert service == "ssm" and region
+        assert service in ("ssm", "ec2") and region  # one double answers both for a region
         return self.region(region)
 
     def region(self, region: str) -> SsmDouble:

@@ -35,7 +35,7 @@ from tests.lambda_rollout import (
 )
 
 SSM_OPERATIONS = ("DescribeInstanceInformation", "SendCommand", "ListCommands",
-                  "ListCommandInvocations", "CancelCommand")
+                  "ListCommandInvocations", "CancelCommand", "DescribeInstances")
 REPORTS = ("put_job_success_result", "put_job_failure_result")
 TAG = "chef-server"
 

@@ -212,8 +212,8 @@ def test_a_failed_node_fails_the_job_naming_its_server_and_node(
     message = reported["failureDetails"]["message"]
     assert message.splitlines() == [
         "chef-client succeeded on 2 of 3 node(s); 1 of 2 server(s) failed",
-        "chef-east (us-east-1): Failed, 2 node(s): 1 Failed, 1 Success",
-        "chef-west (us-west-2): Success, 1 node(s): 1 Success",
+        "chef-east (us-east-1): Failed, 2 node(s) targeted: 1 Failed, 1 Success",
+        "chef-west (us-west-2): Success, 1 node(s) targeted: 1 Success",
         f"chef-east, 1 Failed (chef-client failed): {failed_node['InstanceId']}"]
 
 

@@ -177,7 +177,7 @@ def test_nodes_ssm_cannot_reach_are_named_with_why(rollout: Rollout) -> None:
     [stopped] = ssm.add_nodes(1, {TAG: "chef-00"}, state="stopped")
     [gone] = ssm.add_nodes(1, {TAG: "chef-00"}, state="terminated")
     [offline] = ssm.add_nodes(1, {TAG: "chef-00"}, state="offline")
-    ssm.add_nodes(1, {TAG: "chef-00"}, state="unmanaged")  # not a managed node: SSM skips it
+    [unmanaged] = ssm.add_nodes(1, {TAG: "chef-00"}, state="unmanaged")  # SSM does not target it
     put_artifact([target("chef-00")])
     first = rollout.invoke(job_event())
     assert first and "chef-00 (us-east-1): 4 node(s), 1 not connected to SSM" in (
@@ -185,14 +185,16 @@ def test_nodes_ssm_cannot_reach_are_named_with_why(rollout: Rollout) -> None:
     _, reported = rollout.run()
     message = reported["failureDetails"]["message"]
     assert message.splitlines()[:2] == [
-        "chef-client succeeded on 3 of 6 node(s); 1 of 1 server(s) failed",
-        "chef-00 (us-east-1): TimedOut, 6 node(s): 3 Success, 2 Delivery Timed Out, "
-        "1 Undeliverable"]
+        "chef-client succeeded on 3 of 7 node(s); 1 of 1 server(s) failed",
+        "chef-00 (us-east-1): TimedOut, 6 node(s) targeted: 3 Success, 2 Delivery Timed Out, "
+        "1 Undeliverable, 1 Not Managed"]
     assert message.splitlines()[2:] == [
         "chef-00, 2 Delivery Timed Out (not reached: stopped, or SSM Agent offline, until the "
         f"command expired): {stopped.instance_id}, {offline.instance_id}",
         "chef-00, 1 Undeliverable (not reached: not a managed node (no SSM Agent or role), or no "
-        f"longer exists): {gone.instance_id}"]
+        f"longer exists): {gone.instance_id}",
+        "chef-00, 1 Not Managed (not reached: running, but no SSM Agent or instance profile makes "
+        f"it a managed node): {unmanaged.instance_id}"]
 
 
 def test_ten_thousand_nodes_one_send_exact_counts_within_limits(rollout: Rollout) -> None:
@@ -208,7 +210,7 @@ def test_ten_thousand_nodes_one_send_exact_counts_within_limits(rollout: Rollout
     assert len(message) <= 5000
     assert message.splitlines()[:2] == [
         "chef-client succeeded on 9940 of 10000 node(s); 1 of 1 server(s) failed",
-        "chef-00 (us-east-1): TimedOut, 10000 node(s): 9940 Success, 30 Failed, "
+        "chef-00 (us-east-1): TimedOut, 10000 node(s) targeted: 9940 Success, 30 Failed, "
         "25 Delivery Timed Out, 5 Undeliverable"]
     failed = [node.instance_id for node in ssm.nodes if not node.succeeds]
     assert f"chef-00, 30 Failed (chef-client failed): {', '.join(failed[:20])} and 10 more" in (
@@ -216,7 +218,20 @@ def test_ten_thousand_nodes_one_send_exact_counts_within_limits(rollout: Rollout
     assert ssm.calls["SendCommand"] == 1
     assert ssm.calls["DescribeInstanceInformation"] == 200  # 9,970 running nodes, 50 a page
     assert ssm.calls["ListCommandInvocations"] == 200  # once, after the command finished
+    assert ssm.calls["DescribeInstances"] == 10  # the running tagged instances, 1,000 a page
     assert ssm.calls["CancelCommand"] == 0
+
+
+def test_a_call_near_its_timeout_reports_what_it_read(rollout: Rollout) -> None:
+    """The function's clock jumps past its deadline once the first page of nodes is read."""
+    servers(rollout, 1, nodes=120)
+    ssm = rollout.region("us-east-1")
+    rollout.chef_client.time.monotonic = lambda: 1000.0 * ssm.calls["ListCommandInvocations"]
+    _, reported = rollout.run()
+    assert ssm.calls["ListCommandInvocations"] == 1
+    assert reported["failureDetails"]["message"].splitlines()[1] == (
+        "chef-00 (us-east-1): Success, 120 node(s) targeted: 50 Success (out of time: not every "
+        "node was read)")
 
 
 ERROR_PATHS = {

@@ -118,7 +118,8 @@ def test_lambda_is_never_retried_and_answers_within_codepipelines_wait(repo: Pat
 
 def test_function_role_may_count_nodes_and_cancel_commands(repo: Path) -> None:
     follow = by_sid(resources(repo)["FunctionRole"])["FollowCommands"]
-    assert {"ssm:DescribeInstanceInformation", "ssm:CancelCommand"} <= set(follow["Action"])
+    assert {"ssm:DescribeInstanceInformation", "ssm:CancelCommand",
+            "ec2:DescribeInstances"} <= set(follow["Action"])
 
 
 def test_pipeline_is_v2_with_its_own_role_started_by_a_push_rule(repo: Path) -> None:

@@ -68,6 +68,9 @@ REASONS = {
     "Cancelled": "cancelled",
     "InvalidPlatform": "not run: not Linux",
     "AccessDenied": "not run: the function may not send to it",
+    # Not SSM's: a running instance with the tag that SSM does not manage, so never targets.
+    "Not Managed": "not reached: running, but no SSM Agent or instance profile makes it a "
+    "managed node",
 }
 EXAMPLES = 20  # nodes named per reason in the job's summary; the log names all
 # CodePipeline's limits on a job result's fields, in characters.
@@ -79,8 +82,15 @@ class JobError(Exception):
     """A reason the job fails, worded for the pipeline's console."""
 
 
+class OutOfTime(JobError):
+    """The call is about to reach the function's timeout: it must report now."""
+
+    def __init__(self) -> None:
+        super().__init__("the function ran out of time")
+
+
 @functools.cache
-def client(service: Literal["codepipeline", "ssm"], region: str | None = None) -> Any:
+def client(service: Literal["codepipeline", "ssm", "ec2"], region: str | None = None) -> Any:
     """One client per service and region, kept between invocations of a warm function."""
     return boto3.client(service, region_name=region, config=CONFIG)
 
@@ -150,22 +160,30 @@ def run_job(job: dict[str, Any], home: str | None, deadline: float) -> None:
     data = job.get("data")
     if not isinstance(data, dict):
         raise JobError("the job holds no data: is this function CodePipeline's Lambda action?")
-    token = data.get("continuationToken")
-    if token is None:
-        per_node = timeout_seconds()
-        targets = [count_nodes(target) for target in read_targets(data, home)]
-        check_targets(targets, per_node)
-        sent = send_chef_client(targets, per_node, job["id"][:JOB_MARK_LENGTH], deadline)
-        try:
-            if not sent.per_region:
-                return report_success(job["id"], home, "no server has nodes: nothing to run")
-            report_progress(job["id"], home, sent, first_summary(targets), 0)
-        except Exception as error:
-            raise JobError(f"{error}\n{cancel_all(sent, deadline)}") from error
-        return
-    sent = SentCommands.decode(token)
+    if data.get("continuationToken") is None:
+        start(job["id"], data, home, deadline)
+    else:
+        check(job["id"], SentCommands.decode(data["continuationToken"]), home, deadline)
+
+
+def start(job_id: str, data: dict[str, Any], home: str | None, deadline: float) -> None:
+    """Count, check, send; answer with the token the next calls look for the commands by."""
+    per_node = timeout_seconds()
+    targets = [count_nodes(target, deadline) for target in read_targets(data, home)]
+    check_targets(targets, per_node)
+    sent = send_chef_client(targets, per_node, job_id[:JOB_MARK_LENGTH], deadline)
+    try:
+        if not sent.per_region:
+            return report_success(job_id, home, "no server has nodes: nothing to run")
+        report_progress(job_id, home, sent, first_summary(targets), 0)
+    except Exception as error:  # a job that cannot be told must not leave chef-client running
+        raise JobError(f"{error}\n{cancel_all(sent, deadline)}") from error
+
+
+def check(job_id: str, sent: SentCommands, home: str | None, deadline: float) -> None:
+    """Keep the job running while a command runs; then judge every node."""
     commands = [(region, command) for region in sent.per_region
-                for command in listed_commands(region, sent)]
+                for command in listed_commands(region, sent, deadline)]
     unlisted = sent.count - len(commands)
     now = datetime.now(timezone.utc)
     if unlisted > 0 and now - parse_time(sent.since) > LISTING_GRACE:
@@ -178,14 +196,13 @@ def run_job(job: dict[str, Any], home: str | None, deadline: float) -> None:
     if running or unlisted > 0:
         done = sum(command["CompletedCount"] for _, command in commands)
         total = sum(command["TargetCount"] for _, command in commands)
-        return report_progress(job["id"], home, sent, f"chef-client finished on {done} of "
+        return report_progress(job_id, home, sent, f"chef-client finished on {done} of "
                                f"{total} node(s); {len(running)} server(s) still running",
                                100 * done // max(total, 1))
-    results = [ServerResult.read(region, command, deadline) for region, command in commands]
-    report = Report(results)
+    report = Report([ServerResult.read(region, command, deadline) for region, command in commands])
     print(report.text(0))
     if report.succeeded:
-        report_success(job["id"], home, report.text(SUMMARY_LIMIT))
+        report_success(job_id, home, report.text(SUMMARY_LIMIT))
     else:
         raise JobError(report.text(MESSAGE_LIMIT))
 
@@ -231,21 +248,24 @@ def timeout_seconds() -> int:
     return int(value)
 
 
-def pages(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> Iterator[Any]:
-    """Every item of a paged SSM list, ``PAGE_SIZE`` a call."""
+def pages(call: Callable[..., dict[str, Any]], key: str, deadline: float, size: int = PAGE_SIZE,
+          **params: Any) -> Iterator[Any]:
+    """Every item of a paged list, ``size`` a call, while the call has time."""
     while True:
-        page = call(MaxResults=PAGE_SIZE, **params)
+        if time.monotonic() > deadline:
+            raise OutOfTime
+        page = call(MaxResults=size, **params)
         yield from page[key]
         if not page.get("NextToken"):
             return
         params["NextToken"] = page["NextToken"]
 
 
-def count_nodes(target: Target) -> Target:
+def count_nodes(target: Target, deadline: float) -> Target:
     """``target`` with its managed nodes counted (SSM does not list stopped or terminated ones)."""
     ssm = client("ssm", target.region)
     found = Counter(node.get("PingStatus") for node in pages(
-        ssm.describe_instance_information, "InstanceInformationList",
+        ssm.describe_instance_information, "InstanceInformationList", deadline,
         Filters=[{"Key": f"tag:{target.tag_key}", "Values": [target.tag_value]}]))
     return Target(**{**target.__dict__, "nodes": found.total(), "offline": found["ConnectionLost"]})
 
@@ -317,7 +337,7 @@ def send_chef_client(targets: list[Target], per_node: int, job_mark: str,
     lookback = SentCommands(job_mark, earlier.strftime("%Y-%m-%dT%H:%M:%SZ"), {}, 0)
     found = {command["Comment"].split(" ", 2)[2]: (region, command)
              for region in {target.region for target in targets}
-             for command in listed_commands(region, lookback)}
+             for command in listed_commands(region, lookback, deadline)}
     since = min([now, *(found[name][1]["RequestedDateTime"] for name in found)])
     sent = SentCommands(job_mark, since.strftime("%Y-%m-%dT%H:%M:%SZ"), {}, 0, tuple(
         (name, region, command["CommandId"]) for name, (region, command) in found.items()))
@@ -326,7 +346,7 @@ def send_chef_client(targets: list[Target], per_node: int, job_mark: str,
             continue
         try:
             if time.monotonic() > deadline:
-                raise JobError("the function ran out of time")
+                raise OutOfTime
             command = client("ssm", target.region).send_command(
                 DocumentName=DOCUMENT,
                 Comment=f"{COMMENT_PREFIX}{job_mark} {target.name}",
@@ -358,7 +378,7 @@ def cancel_all(sent: SentCommands, deadline: float) -> str:
     for server, region, command_id in sent.ids:
         try:
             if time.monotonic() > deadline + REPORT_SECONDS / 2:
-                raise JobError("the function ran out of time")
+                raise OutOfTime
             client("ssm", region).cancel_command(CommandId=command_id)
             lines.append(f"cancelled {server} ({region}) command {command_id}")
         except Exception as error:
@@ -375,11 +395,11 @@ def first_summary(targets: list[Target]) -> str:
     return "\n".join(["chef-client sent", *lines])
 
 
-def listed_commands(region: str, sent: SentCommands) -> list[dict[str, Any]]:
+def listed_commands(region: str, sent: SentCommands, deadline: float) -> list[dict[str, Any]]:
     """The job's commands in ``region``, as SSM lists them."""
     mark = f"{COMMENT_PREFIX}{sent.job_mark} "
     return [command for command in pages(
-        client("ssm", region).list_commands, "Commands",
+        client("ssm", region).list_commands, "Commands", deadline,
         Filters=[{"key": "InvokedAfter", "value": sent.since}])
         if command.get("Comment", "").startswith(mark)]
 
@@ -398,32 +418,47 @@ class ServerResult:
 
     @classmethod
     def read(cls, region: str, command: dict[str, Any], deadline: float) -> ServerResult:
+        """Every invocation of the command, and every running instance with its tag that SSM
+        did not target (tag targets reach managed nodes only)."""
         counts: Counter[str] = Counter()
         examples: dict[str, list[str]] = {}
-        read_all = True
-        invocations = pages(client("ssm", region).list_command_invocations,
-                            "CommandInvocations", CommandId=command["CommandId"])
-        for number, invocation in enumerate(invocations):
-            detail = invocation.get("StatusDetails") or invocation.get("Status", "?")
-            counts[detail] += 1
-            if detail != "Success":
-                examples.setdefault(detail, []).append(invocation["InstanceId"])
-            if number % PAGE_SIZE == PAGE_SIZE - 1 and time.monotonic() > deadline:
-                read_all = False
-                break
+        targeted = set()
+        [target] = command["Targets"]
+        try:
+            for invocation in pages(client("ssm", region).list_command_invocations,
+                                    "CommandInvocations", deadline, CommandId=command["CommandId"]):
+                targeted.add(invocation["InstanceId"])
+                detail = invocation.get("StatusDetails") or invocation.get("Status", "?")
+                counts[detail] += 1
+                if detail != "Success":
+                    examples.setdefault(detail, []).append(invocation["InstanceId"])
+            for reservation in pages(
+                    client("ec2", region).describe_instances, "Reservations", deadline, size=1000,
+                    Filters=[{"Name": target["Key"], "Values": target["Values"]},
+                             {"Name": "instance-state-name", "Values": ["running"]}]):
+                for instance in reservation["Instances"]:
+                    if instance["InstanceId"] not in targeted:
+                        counts["Not Managed"] += 1
+                        examples.setdefault("Not Managed", []).append(instance["InstanceId"])
+            read_all = True
+        except OutOfTime:  # the job fails, saying so
+            read_all = False
         return cls(command["Comment"].split(" ", 2)[2], region, command["Status"],
                    command["TargetCount"], counts, examples, read_all)
 
     @property
+    def nodes(self) -> int:
+        return max(self.target_count, self.counts.total())
+
+    @property
     def succeeded(self) -> bool:
-        return (self.read_all and self.target_count > 0
-                and self.counts["Success"] == sum(self.counts.values()) == self.target_count)
+        return self.read_all and 0 < self.counts["Success"] == self.nodes
 
     def line(self) -> str:
         counted = ", ".join(f"{count} {detail}" for detail, count in self.counts.most_common())
         cut = "" if self.read_all else " (out of time: not every node was read)"
-        return (f"{self.server} ({self.region}): {self.status}, {self.target_count} node(s)"
-                f"{': ' + counted if counted else ''}{cut}")
+        return (f"{self.server} ({self.region}): {self.status}, {self.target_count} node(s) "
+                f"targeted{': ' + counted if counted else ''}{cut}")
 
 
 @dataclass(frozen=True)
@@ -436,7 +471,7 @@ class Report:
 
     def text(self, limit: int) -> str:
         """Exact counts first, then the nodes that did not succeed, cut to ``limit`` (0: all)."""
-        nodes = sum(result.target_count for result in self.results)
+        nodes = sum(result.nodes for result in self.results)
         good = sum(result.counts["Success"] for result in self.results)
         failed = [result.server for result in self.results if not result.succeeded]
         head = [f"chef-client succeeded on {good} of {nodes} node(s); "
