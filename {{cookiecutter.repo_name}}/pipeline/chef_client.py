@@ -25,7 +25,7 @@ import re
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -43,6 +43,7 @@ COMMENT_PREFIX = "chef-client "
 JOB_MARK_LENGTH = 8  # of the first job id: unique enough among the commands of a few minutes
 # How long SSM may take to list a command it accepted before the job gives up on it.
 LISTING_GRACE = timedelta(minutes=10)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # SSM's InvokedAfter filter: whole seconds, UTC
 # A repeated first call looks this far back for what an earlier delivery sent: CodePipeline waits
 # 20 minutes for an answer, and the template drops events older than that.
 RESEND_WINDOW = timedelta(minutes=30)
@@ -177,7 +178,7 @@ def start(job_id: str, data: dict[str, Any], home: str | None, deadline: float) 
             return report_success(job_id, home, "no server has nodes: nothing to run")
         report_progress(job_id, home, sent, first_summary(targets), 0)
     except Exception as error:  # a job that cannot be told must not leave chef-client running
-        raise JobError(f"{error}\n{cancel_all(sent, deadline)}") from error
+        raise JobError(f"{error}\n{cancel_all(sent.ids, deadline)}") from error
 
 
 def check(job_id: str, sent: SentCommands, home: str | None, deadline: float) -> None:
@@ -296,7 +297,7 @@ class SentCommands:
     were sent to each region, and when the last of them expires (seconds since the epoch)."""
 
     job_mark: str
-    since: str  # SSM's InvokedAfter filter: an ISO 8601 time in whole seconds, UTC
+    since: str  # in TIME_FORMAT
     per_region: dict[str, int]
     until: int
     ids: tuple[tuple[str, str, str], ...] = ()  # (server, region, command id): not in the token
@@ -333,14 +334,12 @@ def send_chef_client(targets: list[Target], per_node: int, job_mark: str,
     """Send chef-client to each server's tagged nodes in its region, unless an earlier delivery of
     this call did; when a send fails, cancel every command of the job and fail it."""
     now = datetime.now(timezone.utc)
-    earlier = now - RESEND_WINDOW
-    lookback = SentCommands(job_mark, earlier.strftime("%Y-%m-%dT%H:%M:%SZ"), {}, 0)
+    lookback = SentCommands(job_mark, (now - RESEND_WINDOW).strftime(TIME_FORMAT), {}, 0)
     found = {command["Comment"].split(" ", 2)[2]: (region, command)
              for region in {target.region for target in targets}
              for command in listed_commands(region, lookback, deadline)}
-    since = min([now, *(found[name][1]["RequestedDateTime"] for name in found)])
-    sent = SentCommands(job_mark, since.strftime("%Y-%m-%dT%H:%M:%SZ"), {}, 0, tuple(
-        (name, region, command["CommandId"]) for name, (region, command) in found.items()))
+    since = min([now, *(command["RequestedDateTime"] for _, command in found.values())])
+    sent = [(name, region, command["CommandId"]) for name, (region, command) in found.items()]
     for target in targets:
         if target.name in found or not target.nodes:
             continue
@@ -360,22 +359,21 @@ def send_chef_client(targets: list[Target], per_node: int, job_mark: str,
             raise JobError(f"{target.name}: chef-client could not be sent to the nodes tagged "
                            f"{target.tag_key}={target.tag_value} in {target.region}: {error}\n"
                            f"{cancel_all(sent, deadline)}") from error
-        sent = SentCommands(job_mark, sent.since, {}, 0,
-                            (*sent.ids, (target.name, target.region, command["CommandId"])))
+        sent.append((target.name, target.region, command["CommandId"]))
         print(f"{target.name}: chef-client sent to {target.nodes} node(s) tagged "
               f"{target.tag_key}={target.tag_value} in {target.region} as command "
               f"{command['CommandId']}")
-    per_region = Counter(region for _, region, _ in sent.ids)
     expires = max([0, *(target.delivery_seconds(per_node) + per_node for target in targets)])
-    return SentCommands(job_mark, sent.since, dict(per_region),
-                        int(since.timestamp()) + expires + int(LISTING_GRACE.total_seconds()),
-                        sent.ids)
+    return SentCommands(job_mark, since.strftime(TIME_FORMAT),
+                        dict(Counter(region for _, region, _ in sent)),
+                        int(since.timestamp() + expires + LISTING_GRACE.total_seconds()),
+                        tuple(sent))
 
 
-def cancel_all(sent: SentCommands, deadline: float) -> str:
+def cancel_all(sent: Iterable[tuple[str, str, str]], deadline: float) -> str:
     """Cancel the job's commands; say which were cancelled and which could not be."""
     lines = []
-    for server, region, command_id in sent.ids:
+    for server, region, command_id in sent:
         try:
             if time.monotonic() > deadline + REPORT_SECONDS / 2:
                 raise OutOfTime
@@ -498,7 +496,7 @@ def report_success(job_id: str, home: str | None, summary: str) -> None:
 
 
 def parse_time(since: str) -> datetime:
-    return datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(since, TIME_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def clip(text: str, limit: int) -> str:
