@@ -346,7 +346,7 @@ class CodePipelineDouble:
 class LambdaContext:
     """The parts of the runtime's context the handler reads."""
 
-    remaining_ms: int = 300_000
+    remaining_ms: int = 600_000
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:chef-client"
 
     def get_remaining_time_in_millis(self) -> int:

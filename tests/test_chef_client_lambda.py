@@ -37,7 +37,7 @@ from moto.ec2.models import ec2_backends
 from moto.ssm.models import ssm_backends
 
 from chef_multiserver import pipeline_targets
-from tests.conftest import KIT_ROOT, bake_into
+from tests.conftest import KIT_ROOT, bake_into, load_yaml
 
 LAMBDA_SOURCE = KIT_ROOT / "{{cookiecutter.repo_name}}" / "pipeline" / "chef_client.py"
 JOB_ID = "11111111-2222-3333-4444-555555555555"
@@ -267,6 +267,21 @@ def test_a_foreign_continuation_token_fails_the_job(chef_client: ModuleType, aws
 def test_throttled_calls_are_retried_adaptively(chef_client: ModuleType, aws: None) -> None:
     for service, region in (("ssm", "us-east-1"), ("codepipeline", None)):
         assert chef_client.client(service, region).meta.config.retries["mode"] == "adaptive"
+
+
+def test_a_dead_endpoint_leaves_time_to_report(chef_client: ModuleType, tmp_path: Path) -> None:
+    """Every call gives up within CALL_SECONDS (botocore's connect and read timeouts, per
+    attempt); the function stops working RESERVE_SECONDS before its timeout, time for one call
+    under way and every report attempt, and still has most of its time to work."""
+    config = chef_client.client("ssm", "us-east-1").meta.config
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout) < chef_client.CALL_SECONDS
+    assert chef_client.RESERVE_SECONDS == chef_client.CALL_SECONDS * (
+        1 + chef_client.REPORT_ATTEMPTS)
+    template = load_yaml((bake_into(tmp_path) / "cloudformation/pipeline.yml").read_text("utf-8"))
+    timeout = template["Resources"]["ChefClientFunction"]["Properties"]["Timeout"]
+    assert timeout == chef_client.DEFAULT_SECONDS <= 20 * 60
+    assert timeout - chef_client.RESERVE_SECONDS >= timeout / 2
 
 
 def test_the_module_is_the_generated_repositorys_lambda(

@@ -52,11 +52,15 @@ TIMEOUT_VARIABLE = "CHEF_CLIENT_TIMEOUT_SECONDS"
 WAVE_DELIVERY_SECONDS = 60
 # CodePipeline fails a Lambda action after 24 hours; one of them is kept for listing and reports.
 JOB_WAIT_SECONDS = 23 * 3600
-# Each call fits the function's timeout: a dead endpoint costs 4 x (5 + 15) s plus back-off.
-CONFIG = Config(connect_timeout=5, read_timeout=15, retries={"mode": "adaptive", "max_attempts": 4})
-REPORT_SECONDS = 30  # of the function's time, kept for the report
-DEFAULT_SECONDS = 300  # the time a call has when its context does not say: the template's Timeout
+# A dead endpoint costs a call at most ATTEMPTS x (connect + read) plus back-off (under 2^ATTEMPTS
+# s); the function stops working early enough for one call still under way and every report attempt.
+CONNECT_SECONDS, READ_SECONDS, ATTEMPTS = 5, 15, 3
+CONFIG = Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS,
+                retries={"mode": "adaptive", "total_max_attempts": ATTEMPTS})
+CALL_SECONDS = ATTEMPTS * (CONNECT_SECONDS + READ_SECONDS) + 2**ATTEMPTS
 REPORT_ATTEMPTS = 3
+RESERVE_SECONDS = CALL_SECONDS * (1 + REPORT_ATTEMPTS)
+DEFAULT_SECONDS = 600  # the time a call has when its context does not say: the template's Timeout
 PAGE_SIZE = 50  # the most SSM's List and Describe calls return at once
 FINISHED = frozenset({"Success", "Failed", "TimedOut", "Cancelled"})
 # Why a node did not succeed, by SSM's StatusDetails of its invocation.
@@ -107,7 +111,7 @@ def handler(event: object, context: object) -> None:
     home = (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             or (arn.split(":")[3] if arn.count(":") >= 6 else None))
     remaining = getattr(context, "get_remaining_time_in_millis", lambda: DEFAULT_SECONDS * 1000)
-    deadline = time.monotonic() + remaining() / 1000 - REPORT_SECONDS
+    deadline = time.monotonic() + remaining() / 1000 - RESERVE_SECONDS
     try:
         run_job(job, home, deadline)
     except Exception as error:
@@ -375,7 +379,7 @@ def cancel_all(sent: Iterable[tuple[str, str, str]], deadline: float) -> str:
     lines = []
     for server, region, command_id in sent:
         try:
-            if time.monotonic() > deadline + REPORT_SECONDS / 2:
+            if time.monotonic() > deadline + CALL_SECONDS:  # no other call is under way
                 raise OutOfTime
             client("ssm", region).cancel_command(CommandId=command_id)
             lines.append(f"cancelled {server} ({region}) command {command_id}")
