@@ -191,8 +191,8 @@ def test_nodes_ssm_cannot_reach_are_named_with_why(rollout: Rollout) -> None:
     assert message.splitlines()[2:] == [
         "chef-00, 2 Delivery Timed Out (not reached: stopped, or SSM Agent offline, until the "
         f"command expired): {stopped.instance_id}, {offline.instance_id}",
-        "chef-00, 1 Undeliverable (not reached: not a managed node (no SSM Agent or role), or no "
-        f"longer exists): {gone.instance_id}",
+        "chef-00, 1 Undeliverable (not reached: the instance no longer exists, or does not "
+        f"respond): {gone.instance_id}",
         "chef-00, 1 Not Managed (not reached: running, but no SSM Agent or instance profile makes "
         f"it a managed node): {unmanaged.instance_id}"]
 

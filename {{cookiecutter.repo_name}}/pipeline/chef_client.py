@@ -68,7 +68,7 @@ REASONS = {
     "Failed": "chef-client failed",
     "Execution Timed Out": f"chef-client ran longer than {TIMEOUT_VARIABLE}",
     "Delivery Timed Out": "not reached: stopped, or SSM Agent offline, until the command expired",
-    "Undeliverable": "not reached: not a managed node (no SSM Agent or role), or no longer exists",
+    "Undeliverable": "not reached: the instance no longer exists, or does not respond",
     "Terminated": "not run: the rollout stopped at max_errors",
     "Cancelled": "cancelled",
     "InvalidPlatform": "not run: not Linux",
