@@ -16,8 +16,9 @@ What the SSM double does, and where AWS says so:
   Failed.
 - https://docs.aws.amazon.com/systems-manager/latest/userguide/send-commands-multiple.html ("Run
   commands at scale"): targets by tag reach the managed nodes carrying it; MaxConcurrency is a count
-  or a percentage of the target set, and SSM sends to more nodes as others finish (modelled as
-  slots: a node starts when one frees, plus a delivery delay); MaxErrors as a count or a percentage
+  or a percentage of the target set; SSM sends to one node, then, once it acknowledges, to two
+  more, and so on up to MaxConcurrency, and to the next nodes as others finish (modelled as slots:
+  a node starts when one frees, plus a delivery delay); MaxErrors as a count or a percentage
   (10% of 50 nodes: stops at the sixth error); invocations already running may complete.
 - The API reference, as botocore's service model carries it (botocore/data/ssm/2014-11-06/
   service-2.json): SendCommand TimeoutSeconds "If this time is reached and the command hasn't
@@ -164,7 +165,9 @@ def schedule(params: dict[str, Any], nodes: list[Node], now: float) -> list[Invo
     delivery = params["TimeoutSeconds"]
     execution = int(params["Parameters"]["executionTimeout"][0])
     expires = now + delivery + execution
-    slots = [now] * min(share(params["MaxConcurrency"], len(nodes), 1), max(len(nodes), 1))
+    # One node first, then two more once it acknowledges, then four... up to MaxConcurrency.
+    slots = [now + DELIVERY_DELAY * ((slot + 1).bit_length() - 1) for slot in range(
+        min(share(params["MaxConcurrency"], len(nodes), 1), max(len(nodes), 1)))]
     allowed = share(params["MaxErrors"], len(nodes), 0)
     error_ends: list[float] = []
     invocations = []
@@ -315,10 +318,19 @@ class CodePipelineDouble:
     results: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     faults: dict[str, list[Exception]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
-    attempts: list[tuple[str, bool]] = field(default_factory=list)  # (operation, taken)
+    # (operation, "taken" or the error it met), a row per attempt
+    attempts: list[tuple[str, str]] = field(default_factory=list)
 
     def _record(self, operation: str, params: dict[str, Any]) -> None:
-        self.attempts.append((operation, False))
+        try:
+            self._take(operation, params)
+        except Exception as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            self.attempts.append((operation, code or type(error).__name__))
+            raise
+        self.attempts.append((operation, "taken"))
+
+    def _take(self, operation: str, params: dict[str, Any]) -> None:
         queued = self.faults.get(operation)
         if queued:
             raise queued.pop(0)
@@ -331,7 +343,6 @@ class CodePipelineDouble:
             raise client_error("ValidationException", operation)
         self.results.append((operation, params))
         self.finished.add(params["jobId"])
-        self.attempts[-1] = (operation, True)
 
     def put_job_success_result(self, **params: Any) -> dict[str, Any]:
         self._record("put_job_success_result", params)

@@ -54,7 +54,9 @@ class LambdaTimedOut(BaseException):
     """The runtime stopping the function: no except clause of the handler sees it."""
 
 
-def test_the_same_event_delivered_twice_sends_one_command_per_server(rollout: Rollout) -> None:
+def test_the_same_event_delivered_twice_sends_one_command_per_server(
+    rollout: Rollout, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Lambda may deliver an asynchronous event more than once even without retries:
     https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html"""
     names = servers(rollout, 2)
@@ -63,8 +65,14 @@ def test_the_same_event_delivered_twice_sends_one_command_per_server(rollout: Ro
     second = rollout.invoke(event)
     assert first and "continuationToken" in first[1]
     assert second is None  # CodePipeline refused a second result for the job: nothing more sent
-    assert sorted(rollout.region("us-east-1").sent_comments()) == [
+    ssm = rollout.region("us-east-1")
+    assert sorted(ssm.sent_comments()) == [
         f"chef-client {event['CodePipeline.job']['id'][:8]} {name}" for name in names]
+    assert all(command.cancelled_at is None for command in ssm.commands)
+    assert rollout.pipeline.attempts[-1] == (  # and no failure sent
+        "put_job_success_result", "InvalidJobStateException")
+    assert capsys.readouterr().out.endswith(
+        "chef-client: the job already has an answer: no command to cancel\n")
 
 
 def test_a_retried_first_call_sends_only_what_the_first_did_not(rollout: Rollout) -> None:

@@ -59,6 +59,7 @@ CONFIG = Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS,
                 retries={"mode": "adaptive", "total_max_attempts": ATTEMPTS})
 CALL_SECONDS = ATTEMPTS * (CONNECT_SECONDS + READ_SECONDS) + 2**ATTEMPTS
 REPORT_ATTEMPTS = 3
+ANSWERED = "InvalidJobStateException"  # CodePipeline's refusal of a second result for a job
 RESERVE_SECONDS = CALL_SECONDS * (1 + REPORT_ATTEMPTS)
 DEFAULT_SECONDS = 600  # the time a call has when its context does not say: the template's Timeout
 PAGE_SIZE = 50  # the most SSM's List and Describe calls return at once
@@ -181,7 +182,12 @@ def start(job_id: str, data: dict[str, Any], home: str | None, deadline: float) 
         if not sent.per_region:
             return report_success(job_id, home, "no server has nodes: nothing to run")
         report_progress(job_id, home, sent, first_summary(targets), 0)
-    except Exception as error:  # a job that cannot be told must not leave chef-client running
+    except Exception as error:
+        if getattr(error, "response", {}).get("Error", {}).get("Code") == ANSWERED:
+            # A repeated delivery of a call that has answered: its commands are the job's.
+            print(f"chef-client: the job already has an answer: {cancel_all(sent.new, deadline)}")
+            return
+        # A job that cannot be told must not leave chef-client running.
         raise JobError(f"{error}\n{cancel_all(sent.ids, deadline)}") from error
 
 
@@ -305,6 +311,11 @@ class SentCommands:
     per_region: dict[str, int]
     until: int
     ids: tuple[tuple[str, str, str], ...] = ()  # (server, region, command id): not in the token
+    earlier: int = 0  # how many of ids an earlier delivery of the first call sent
+
+    @property
+    def new(self) -> tuple[tuple[str, str, str], ...]:
+        return self.ids[self.earlier:]
 
     @property
     def count(self) -> int:
@@ -371,7 +382,7 @@ def send_chef_client(targets: list[Target], per_node: int, job_mark: str,
     return SentCommands(job_mark, since.strftime(TIME_FORMAT),
                         dict(Counter(region for _, region, _ in sent)),
                         int(since.timestamp() + expires + LISTING_GRACE.total_seconds()),
-                        tuple(sent))
+                        tuple(sent), len(found))
 
 
 def cancel_all(sent: Iterable[tuple[str, str, str]], deadline: float) -> str:
@@ -386,7 +397,7 @@ def cancel_all(sent: Iterable[tuple[str, str, str]], deadline: float) -> str:
         except Exception as error:
             lines.append(f"NOT cancelled {server} ({region}) command {command_id}: {error}: "
                          "cancel it in Run Command's console")
-    return "\n".join(lines) or "no command had been sent"
+    return "\n".join(lines) or "no command to cancel"
 
 
 def first_summary(targets: list[Target]) -> str:
