@@ -75,6 +75,20 @@ def test_the_same_event_delivered_twice_sends_one_command_per_server(
         "chef-client: the job already has an answer: no command to cancel\n")
 
 
+def test_a_repeated_progress_check_ends_quietly(
+    rollout: Rollout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    servers(rollout, 1)
+    first = rollout.invoke(job_event())
+    assert first
+    check = job_event(first[1]["continuationToken"])
+    assert rollout.invoke(check)
+    capsys.readouterr()
+    assert rollout.invoke(check) is None
+    assert rollout.pipeline.attempts[-1] == ("put_job_success_result", "InvalidJobStateException")
+    assert capsys.readouterr().out == "chef-client: the job already has an answer\n"
+
+
 def test_a_retried_first_call_sends_only_what_the_first_did_not(rollout: Rollout) -> None:
     """The first delivery sent to one server and was stopped before it could report."""
     names = servers(rollout, 3)

@@ -116,9 +116,18 @@ def handler(event: object, context: object) -> None:
     try:
         run_job(job, home, deadline)
     except Exception as error:
+        if error_code(error) == ANSWERED:  # a repeated delivery of a call that has answered
+            print("chef-client: the job already has an answer")
+            return
         message = str(error) if isinstance(error, JobError) else f"{type(error).__name__}: {error}"
         print(f"chef-client job failed: {message}")
         report_failure(job_id, home, clip(message, MESSAGE_LIMIT))
+
+
+def error_code(error: BaseException) -> str | None:
+    """The code of an AWS service's error, as botocore gives it."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None
 
 
 def report_failure(job_id: str, home: str | None, message: str) -> None:
@@ -183,7 +192,7 @@ def start(job_id: str, data: dict[str, Any], home: str | None, deadline: float) 
             return report_success(job_id, home, "no server has nodes: nothing to run")
         report_progress(job_id, home, sent, first_summary(targets), 0)
     except Exception as error:
-        if getattr(error, "response", {}).get("Error", {}).get("Code") == ANSWERED:
+        if error_code(error) == ANSWERED:
             # A repeated delivery of a call that has answered: its commands are the job's.
             print(f"chef-client: the job already has an answer: {cancel_all(sent.new, deadline)}")
             return
