@@ -87,6 +87,7 @@ class Node:
     state: str = "online"
     run_seconds: float = 60.0
     succeeds: bool = True
+    launched: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -255,7 +256,7 @@ class SsmDouble:
         self._call("DescribeInstances")
         tag, state = params["Filters"]
         states = {"online": "running", "offline": "running", "unmanaged": "running"}
-        found = [{"Instances": [{"InstanceId": node.instance_id,
+        found = [{"Instances": [{"InstanceId": node.instance_id, "LaunchTime": node.launched,
                                  "State": {"Name": states.get(node.state, node.state)}}]}
                  for node in self._tagged(tag["Name"][4:], tag["Values"])
                  if states.get(node.state, node.state) in state["Values"]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from types import ModuleType
 from typing import Any
 
@@ -215,8 +216,25 @@ def test_nodes_ssm_cannot_reach_are_named_with_why(rollout: Rollout) -> None:
         f"command expired): {stopped.instance_id}, {offline.instance_id}",
         "chef-00, 1 Undeliverable (not reached: the instance no longer exists, or does not "
         f"respond): {gone.instance_id}",
-        "chef-00, 1 Not Managed (not reached: running, but no SSM Agent or instance profile makes "
-        f"it a managed node): {unmanaged.instance_id}"]
+        "chef-00, 1 Not Managed (not reached: running, but not a managed node when chef-client "
+        "was sent (no SSM Agent or instance profile, or still registering)): "
+        f"{unmanaged.instance_id}"]
+
+
+def test_an_instance_launched_during_the_rollout_is_not_counted_against_it(
+    rollout: Rollout,
+) -> None:
+    """An instance started after the command was sent (a scaling group growing) is no node the
+    command could have reached."""
+    servers(rollout, 1)
+    first = rollout.invoke(job_event())
+    assert first
+    [late] = rollout.region("us-east-1").add_nodes(1, {TAG: "chef-00"}, state="unmanaged")
+    late.launched = datetime.fromtimestamp(rollout.clock.now + 1, timezone.utc)
+    rollout.clock.advance(600)
+    reported = rollout.invoke(job_event(first[1]["continuationToken"]))
+    assert reported and reported[0] == "put_job_success_result"
+    assert "continuationToken" not in reported[1]
 
 
 def test_ten_thousand_nodes_one_send_exact_counts_within_limits(rollout: Rollout) -> None:

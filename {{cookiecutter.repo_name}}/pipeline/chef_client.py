@@ -74,9 +74,10 @@ REASONS = {
     "Cancelled": "cancelled",
     "InvalidPlatform": "not run: not Linux",
     "AccessDenied": "not run: the function may not send to it",
-    # Not SSM's: a running instance with the tag that SSM does not manage, so never targets.
-    "Not Managed": "not reached: running, but no SSM Agent or instance profile makes it a "
-    "managed node",
+    # Not SSM's: an instance with the tag, running when the command was sent, that SSM did not
+    # target (tag targets reach managed nodes only).
+    "Not Managed": "not reached: running, but not a managed node when chef-client was sent (no "
+    "SSM Agent or instance profile, or still registering)",
 }
 EXAMPLES = 20  # nodes named per reason in the job's summary; the log names all
 # CodePipeline's limits on a job result's fields, in characters.
@@ -459,7 +460,8 @@ class ServerResult:
                     Filters=[{"Name": target["Key"], "Values": target["Values"]},
                              {"Name": "instance-state-name", "Values": ["running"]}]):
                 for instance in reservation["Instances"]:
-                    if instance["InstanceId"] not in targeted:
+                    if (instance["InstanceId"] not in targeted
+                            and instance["LaunchTime"] < command["RequestedDateTime"]):
                         counts["Not Managed"] += 1
                         examples.setdefault("Not Managed", []).append(instance["InstanceId"])
             read_all = True
