@@ -326,7 +326,8 @@ class CodePipelineDouble:
         try:
             self._take(operation, params)
         except Exception as error:
-            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            response = getattr(error, "response", None)
+            code = response["Error"]["Code"] if isinstance(response, dict) else None
             self.attempts.append((operation, code or type(error).__name__))
             raise
         self.attempts.append((operation, "taken"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import NoRegionError
+from botocore.exceptions import NoRegionError, ReadTimeoutError
 from moto import mock_aws
 
 from tests.aws_doubles import LambdaContext, client_error
@@ -285,6 +285,7 @@ ERROR_PATHS = {
 @pytest.mark.parametrize("where", ERROR_PATHS)
 @pytest.mark.parametrize("error", [client_error("ThrottlingException", "x"),
                                    client_error("AccessDeniedException", "x"), NoRegionError(),
+                                   ReadTimeoutError(endpoint_url="https://ssm.example"),
                                    ValueError("unexpected")], ids=repr)
 def test_every_error_path_ends_the_job(rollout: Rollout, where: str, error: Exception) -> None:
     servers(rollout, 1)

@@ -127,7 +127,8 @@ def handler(event: object, context: object) -> None:
 
 def error_code(error: BaseException) -> str | None:
     """The code of an AWS service's error, as botocore gives it."""
-    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    response = getattr(error, "response", None)  # None on botocore's timeouts
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     return code if isinstance(code, str) else None
 
 
