@@ -49,11 +49,12 @@ BACKOFF_SECONDS = 0.5
 
 class ChefAPIError(Exception):
     """A request that failed; its text is one line for the user. ``status``: the HTTP status, or
-    None when no answer came (connection, TLS)."""
+    None when no answer came (connection, TLS). ``transient``: sending it again may succeed."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, transient: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.transient = transient
 
 
 def load_key(pem: bytes, source: str) -> rsa.RSAPrivateKey:
@@ -167,14 +168,20 @@ class ChefServer:
         for attempt in range(1, attempts + 1):
             try:
                 status, data = self._send(method, path, query, body)
-            except ChefAPIError:
-                if attempt == attempts:
+            except ChefAPIError as error:
+                if attempt == attempts or not error.transient:
                     raise
             else:
                 if status not in RETRY_STATUSES or attempt == attempts:
                     return self._answer(method, path, status, data)
             time.sleep(BACKOFF_SECONDS * attempt)
         raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
+
+    def __enter__(self) -> ChefServer:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._connection is not None:
@@ -209,7 +216,9 @@ class ChefServer:
             ) from error
         except (OSError, http.client.HTTPException) as error:
             self.close()
-            raise ChefAPIError(f"cannot reach {self._where()}: {_reason(error)}") from error
+            raise ChefAPIError(
+                f"cannot reach {self._where()}: {_reason(error)}", transient=True
+            ) from error
         if response.will_close:
             self.close()
         return response.status, data

@@ -77,8 +77,9 @@ class SignatureVerifier:
         return None if answer["ok"] else str(answer["error"])
 
     def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
         self._process.wait(timeout=10)
 
 
@@ -95,6 +96,8 @@ class Organization:
     data_bags: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     writes: list[tuple[str, str]] = field(default_factory=list)
     latency: float = 0.0
+    # Statuses to answer the next requests with, before anything else (a proxy's 503, say).
+    failures: list[int] = field(default_factory=list)
 
     def add_cookbook(
         self, name: str, version: str, files: Mapping[str, str], *, frozen: bool = True
@@ -184,6 +187,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.request = self.server.tls.wrap_socket(self.request, server_side=True)
         super().setup()
 
+    def finish(self) -> None:
+        # The server closes the plain socket it accepted; the TLS one that took it over is ours.
+        try:
+            super().finish()
+        finally:
+            self.request.close()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests read what matters from the Organization."""
 
@@ -202,6 +212,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         time.sleep(self.server.org.latency)
+        with self.server.lock:
+            failure = self.server.org.failures.pop(0) if self.server.org.failures else None
+        if failure is not None:
+            self._send(failure, {"error": ["temporarily unavailable"]})
+            return
         try:
             self._authenticate(method, body)
             url = urlsplit(self.path)
@@ -231,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
             "unknown user"
             if public_key is None
             else self.server.verifier.problem(
-                method, urlsplit(self.path).path, self.headers, body, public_key
+                method, urlsplit(self.path).path, dict(self.headers), body, public_key
             )
         )
         if problem is not None:
@@ -339,7 +354,8 @@ def _data(org: Organization, method: str, rest: list[str], value: Any) -> _Reply
             bag[value["id"]] = stored
             return _Reply(201, stored)
         if method == "DELETE":
-            return _Reply(200, org.data_bags.pop(rest[0]) and {"name": rest[0]})
+            del org.data_bags[rest[0]]
+            return _Reply(200, {"name": rest[0]})
         return _error(405, "method not allowed")
     item = rest[1]
     if item not in bag:
@@ -393,7 +409,7 @@ def chef_servers(
             server.tls.load_cert_chain(directory / f"{name}.crt", directory / f"{name}.key")
             server.org, server.org_name = Organization(), org_name
             server.verifier, server.lock, server.rejections = verifier, threading.Lock(), []
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
             stack.callback(server.server_close)
             stack.callback(server.shutdown)
             running[name] = RunningServer(server.org, server.server_address[1], server.rejections)
