@@ -154,12 +154,6 @@ def cells(item: fleet.Drift) -> tuple[str, str]:
     )
 
 
-def _short(value: object, kind: str) -> str:
-    if isinstance(value, str):
-        return value
-    return "present" if kind == fleet.DATA_BAG_ITEM else _clip(json.dumps(value))
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 3] + "..."
 
