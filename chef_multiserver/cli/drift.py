@@ -134,7 +134,7 @@ def cells(item: fleet.Drift) -> tuple[str, str]:
     their names for data bag items, which may hold secrets)."""
     if item.repo is None or item.server is None:
         return tuple(  # type: ignore[return-value]
-            "absent" if side is None else _short(side, item.kind)
+            "absent" if side is None else side if isinstance(side, str) else "present"
             for side in (item.repo, item.server)
         )
     if item.kind == fleet.COOKBOOK:
