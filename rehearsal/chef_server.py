@@ -96,6 +96,7 @@ class Organization:
     )
     data_bags: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     writes: list[tuple[str, str]] = field(default_factory=list)
+    requests: int = 0
     latency: float = 0.0
     # Statuses to answer the next requests with, before anything else (a proxy's 503, say).
     failures: list[int] = field(default_factory=list)
@@ -214,6 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         time.sleep(self.server.org.latency)
         with self.server.lock:
+            self.server.org.requests += 1
             failure = self.server.org.failures.pop(0) if self.server.org.failures else None
         if failure is not None:
             self._send(failure, {"error": ["temporarily unavailable"]})
