@@ -117,12 +117,14 @@ def read_state(repo: Path) -> RepoState:
         )
         state.cookbook_versions.setdefault(name, version)
     for path in sorted((repo / ROLES).glob("*.json")):
-        state.roles[path.stem] = normal_role(read_object(path, "name", OBJECT_NAME))
+        state.roles[path.stem] = normal_role(read_object(path, "name", OBJECT_NAME, repo))
     for path in sorted((repo / ENVIRONMENTS).glob("*.json")):
-        state.environments[path.stem] = normal_environment(read_object(path, "name", OBJECT_NAME))
+        state.environments[path.stem] = normal_environment(
+            read_object(path, "name", OBJECT_NAME, repo)
+        )
     for bag in sorted(path for path in (repo / DATA_BAGS).glob("*") if path.is_dir()):
         state.data_bag_items[bag.name] = {
-            path.stem: normal_item(read_object(path, "id", ITEM_ID))
+            path.stem: normal_item(read_object(path, "id", ITEM_ID, repo))
             for path in sorted(bag.glob("*.json"))
         }
     return state
@@ -136,48 +138,51 @@ def object_findings(repo: Path) -> Iterator[str]:
     for folder, pattern, key, rule in checks:
         for path in sorted((repo / folder).glob(pattern)):
             try:
-                read_object(path, key, rule)
+                read_object(path, key, rule, repo)
             except StateError as error:
                 yield str(error)
     for path in sorted((repo / ENVIRONMENTS).glob(f"{DEFAULT_ENVIRONMENT}.json")):
         yield (
-            f"{path}: the {DEFAULT_ENVIRONMENT} environment cannot be changed on a Chef "
-            "server: remove the file"
+            f"{path.relative_to(repo)}: the {DEFAULT_ENVIRONMENT} environment cannot be changed "
+            "on a Chef server: remove the file"
         )
     for folder in (ROLES, ENVIRONMENTS):
         for path in sorted((repo / folder).glob("*.rb")):
             kind = "Role" if folder == ROLES else "Environment"
             yield (
-                f"{path}: Ruby {folder} are not uploaded: convert it to JSON with Chef's own "
-                f"class, then delete the .rb file: ruby -rchef -e 'o = Chef::{kind}.new; "
+                f"{path.relative_to(repo)}: Ruby {folder} are not uploaded: convert it to JSON "
+                "with Chef's own class, then delete the .rb file: "
+                f"ruby -rchef -e 'o = Chef::{kind}.new; "
                 f'o.name("{path.stem}"); o.from_file("{folder}/{path.name}"); '
                 f"puts Chef::JSONCompat.to_json_pretty(o)' > {folder}/{path.stem}.json"
             )
 
 
-def read_object(path: Path, key: str, rule: re.Pattern[str]) -> dict[str, Any]:
-    """A JSON object whose ``key`` is its file name (``roles/web.json`` holds role web)."""
+def read_object(path: Path, key: str, rule: re.Pattern[str], repo: Path) -> dict[str, Any]:
+    """A JSON object whose ``key`` is its file name (``roles/web.json`` holds role web); errors
+    name the file relative to ``repo``."""
+    shown = path.relative_to(repo)
     try:
         data = repo_files.read_regular_file(path, OBJECT_MAX_BYTES)
     except repo_files.ConfigError as error:
-        raise StateError(f"{path}: {error.message}") from error
+        raise StateError(f"{shown}: {error.message}") from error
     try:
         value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as error:
-        raise StateError(f"{path}: is not UTF-8 text (byte {error.start + 1})") from error
+        raise StateError(f"{shown}: is not UTF-8 text (byte {error.start + 1})") from error
     except json.JSONDecodeError as error:
         raise StateError(
-            f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"
+            f"{shown}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"
         ) from error
     if not isinstance(value, dict):
-        raise StateError(f"{path}:1:1: must be a JSON object, not {type(value).__name__}")
+        raise StateError(f"{shown}:1:1: must be a JSON object, not {type(value).__name__}")
     if value.get(key) != path.stem:
         raise StateError(
-            f"{path}: its {key!r} is {value.get(key)!r}, not {path.stem!r} as its file name says: "
+            f"{shown}: its {key!r} is {value.get(key)!r}, not {path.stem!r} as its file name says: "
             "make them the same"
         )
     if not rule.fullmatch(path.stem):
-        raise StateError(f"{path}: {path.stem!r} is not a name Chef allows (letters, digits, _ -)")
+        raise StateError(f"{shown}: {path.stem!r} is not a name Chef allows (letters, digits, _ -)")
     return value
 
 
