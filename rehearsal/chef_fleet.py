@@ -114,3 +114,14 @@ def upload_repository(org: chef_server.Organization, repo: Path) -> None:
             "chef_type": "data_bag_item",
             "data_bag": bag,
         }
+
+
+def drift_by_hand(org: chef_server.Organization) -> None:
+    """A server someone changed by hand: a role edited, an environment deleted, a data bag item
+    edited, a role added, and the repository's cookbook version holding another recipe."""
+    org.roles["example"]["description"] = "changed by hand"
+    del org.environments["example"]
+    org.data_bags["example"]["settings"]["greeting"] = "hello"
+    org.roles["stray"] = {**org.roles["example"], "name": "stray"}
+    cookbook: Any = org.cookbooks["example"]["0.1.0"]
+    cookbook["all_files"][-1]["checksum"] = "0" * 32

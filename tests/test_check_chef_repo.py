@@ -96,7 +96,8 @@ GOOD: dict[str, Change] = {
     "encrypted-data-bag-item": write("data_bags/secrets/db.json", (
         '{"id": "db", "password": {"encrypted_data": "aGk=", "iv": "aXY=", "version": 3, '
         '"cipher": "aes-256-gcm", "auth_tag": "dGFn"}}')),
-    "sync-setting": write(".chef/sync.yml", "delete_extra:\n  roles: true\n  environments: false\n"),
+    "sync-setting": write(".chef/sync.yml",
+                          "delete_extra:\n  roles: true\n  environments: false\n"),
 }
 
 

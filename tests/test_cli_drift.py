@@ -11,75 +11,35 @@ Berkshelf generates from metadata.rb and frozen by ``berks upload`` (docs.chef.i
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
 from rehearsal import chef_fleet
 from tests.cli_fakes import run
-from tests.conftest import bake_into
 
-SERVERS = {
-    name: {"server": f"https://{name}.example.com/organizations/default", "region": "us-east-1"}
-    for name in ("chef-east", "chef-north", "chef-west")
-}
-
-
-@pytest.fixture(scope="module")
-def baked(tmp_path_factory):
-    return bake_into(tmp_path_factory.mktemp("baked"), servers=SERVERS)
-
-
-@pytest.fixture(scope="module")
-def key():
-    return chef_fleet.rsa_key()
-
-
-@pytest.fixture
-def repo(baked, tmp_path, monkeypatch):
-    copy = Path(shutil.copytree(baked, tmp_path / "repo"))
-    monkeypatch.chdir(copy)
-    return copy
-
-
-@pytest.fixture
-def fleet(repo, tmp_path, key):
-    with chef_fleet.chef_fleet(repo, tmp_path / "doubles", key) as running:
-        for server in running.servers.values():
-            chef_fleet.upload_repository(server.org, repo)
-        yield running
+pytest_plugins = ("tests.fleet_fixtures",)
 
 
 def drift(capsys, fleet, *argv):
     return run(capsys, *fleet.options(), "drift", *argv)
 
 
-def test_servers_holding_the_repository_are_in_step(capsys, repo, fleet):
+def test_servers_holding_the_repository_are_in_step(capsys, fleet_repo, fleet):
     # What servers fill in by themselves is no drift: the repository's role names a bare recipe
     # and leaves out json_class, chef_type and env_run_lists; the server holds metadata.json.
-    role = json.loads((repo / "roles/example.json").read_text())
+    role = json.loads((fleet_repo / "roles/example.json").read_text())
     role["run_list"] = ["example"]
-    (repo / "roles/example.json").write_text(json.dumps(role))
+    (fleet_repo / "roles/example.json").write_text(json.dumps(role))
     result = drift(capsys, fleet)
     assert result.code == 0, result
-    assert result.out.splitlines() == [f"{name}: in step" for name in SERVERS]
+    assert result.out.splitlines() == [f"{name}: in step" for name in sorted(fleet.servers)]
     for server in fleet.servers.values():
         assert server.rejections == []
         assert server.org.writes == []
 
 
-def drift_west(org):
-    org.roles["example"]["description"] = "changed by hand"
-    del org.environments["example"]
-    org.data_bags["example"]["settings"]["greeting"] = "hello"
-    org.roles["stray"] = {**org.roles["example"], "name": "stray"}
-    cookbook = org.cookbooks["example"]["0.1.0"]
-    cookbook["all_files"][-1]["checksum"] = "0" * 32
-
-
-def test_every_kind_of_drift_is_reported_as_json(capsys, repo, fleet):
-    drift_west(fleet.servers["chef-west"].org)
+def test_every_kind_of_drift_is_reported_as_json(capsys, fleet_repo, fleet):
+    chef_fleet.drift_by_hand(fleet.servers["chef-west"].org)
     del fleet.servers["chef-north"].org.cookbooks["example"]
     result = drift(capsys, fleet, "--json")
     assert result.code == 1
@@ -117,8 +77,8 @@ def test_every_kind_of_drift_is_reported_as_json(capsys, repo, fleet):
     assert "chef_type" not in by_kind["data_bag_item"]["server"]
 
 
-def test_the_table_names_the_frozen_version_case_and_keeps_secrets_out(capsys, repo, fleet):
-    drift_west(fleet.servers["chef-west"].org)
+def test_the_table_names_the_frozen_version_case_and_keeps_secrets_out(capsys, fleet_repo, fleet):
+    chef_fleet.drift_by_hand(fleet.servers["chef-west"].org)
     result = drift(capsys, fleet, "--server", "chef-west")
     assert result.code == 1
     assert result.out.startswith("chef-west: 4 differences\n")
@@ -129,9 +89,9 @@ def test_the_table_names_the_frozen_version_case_and_keeps_secrets_out(capsys, r
     assert "role stray: only on the server (kept" in result.out
 
 
-def test_deleting_extras_when_asked_makes_them_drift(capsys, repo, fleet):
+def test_deleting_extras_when_asked_makes_them_drift(capsys, fleet_repo, fleet):
     fleet.servers["chef-west"].org.roles["stray"] = {"name": "stray"}
-    (repo / ".chef/sync.yml").write_text("delete_extra:\n  roles: true\n")
+    (fleet_repo / ".chef/sync.yml").write_text("delete_extra:\n  roles: true\n")
     result = drift(capsys, fleet, "--json", "--server", "chef-west")
     assert result.code == 1
     drifted = json.loads(result.out)["servers"]["chef-west"]["drift"]
@@ -140,8 +100,8 @@ def test_deleting_extras_when_asked_makes_them_drift(capsys, repo, fleet):
     ]
 
 
-def test_a_bad_sync_setting_stops_with_its_line(capsys, repo, fleet):
-    (repo / ".chef/sync.yml").write_text("delete_extra:\n  roles: yes please\n")
+def test_a_bad_sync_setting_stops_with_its_line(capsys, fleet_repo, fleet):
+    (fleet_repo / ".chef/sync.yml").write_text("delete_extra:\n  roles: yes please\n")
     result = drift(capsys, fleet)
     assert result.code == 1
     assert result.err == (
@@ -150,8 +110,10 @@ def test_a_bad_sync_setting_stops_with_its_line(capsys, repo, fleet):
     )
 
 
-def test_a_server_that_fails_is_one_line_and_the_others_are_compared(capsys, repo, fleet, tmp_path):
-    (repo / ".chef/chef-north/private.pem").write_bytes(
+def test_a_server_that_fails_is_one_line_and_the_others_are_compared(
+    capsys, fleet_repo, fleet, tmp_path
+):
+    (fleet_repo / ".chef/chef-north/private.pem").write_bytes(
         chef_fleet.private_pem(chef_fleet.rsa_key())
     )
     east_port = fleet.servers["chef-east"].port
@@ -169,11 +131,11 @@ def test_a_server_that_fails_is_one_line_and_the_others_are_compared(capsys, rep
     assert "Traceback" not in result.err
 
 
-def test_an_unreachable_server_and_a_missing_key(capsys, repo, fleet, monkeypatch):
+def test_an_unreachable_server_and_a_missing_key(capsys, fleet_repo, fleet, monkeypatch):
     from chef_multiserver import chef_api
 
     monkeypatch.setattr(chef_api, "BACKOFF_SECONDS", 0)
-    (repo / ".chef/chef-north/private.pem").unlink()
+    (fleet_repo / ".chef/chef-north/private.pem").unlink()
     routes = [route for route in fleet.connect_to if not route.startswith("chef-west")]
     routes.append("chef-west.example.com:443:127.0.0.1:9")  # the discard port: nobody listens
     options = [option for route in routes for option in ("--connect-to", route)]
@@ -187,12 +149,12 @@ def test_an_unreachable_server_and_a_missing_key(capsys, repo, fleet, monkeypatc
     )
 
 
-def test_connect_to_is_also_accepted_after_the_subcommand(capsys, repo, fleet):
+def test_connect_to_is_also_accepted_after_the_subcommand(capsys, fleet_repo, fleet):
     result = run(capsys, "drift", *fleet.options(), "--server", "chef-east")
     assert (result.code, result.out) == (0, "chef-east: in step\n")
 
 
-def test_an_unknown_server_is_refused(capsys, repo, fleet):
+def test_an_unknown_server_is_refused(capsys, fleet_repo, fleet):
     result = drift(capsys, fleet, "--server", "chef-south")
     assert result.code == 1
     assert result.err.startswith("chef-multiserver drift: unknown server 'chef-south'")
@@ -215,9 +177,9 @@ def test_an_unknown_server_is_refused(capsys, repo, fleet):
     ],
 )
 def test_a_file_that_is_not_what_its_folder_says_stops_drift(
-    capsys, repo, fleet, path, text, message
+    capsys, fleet_repo, fleet, path, text, message
 ):
-    (repo / path).write_text(text)
+    (fleet_repo / path).write_text(text)
     result = drift(capsys, fleet)
     assert result.code == 1
     assert message in result.err

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from chef_multiserver import chef_api, chef_state, repo_files, servers
 from chef_multiserver import drift as fleet
@@ -22,9 +22,33 @@ from chef_multiserver.config_check import config_findings
 from chef_multiserver.sync_settings import SettingsError, delete_extra_kinds
 
 CELL_WIDTH = 48
+KEY_MAX_BYTES = 64 * 1024
+
+
+KeySource = Callable[[str], bytes]
+
+
+class Plan(NamedTuple):
+    """What a comparison needs: the servers' clients (made in their own threads), the state the
+    repository asks for, and the kinds whose extra objects are drift."""
+
+    clients: dict[str, Callable[[], chef_api.ChefServer]]
+    state: chef_state.RepoState
+    delete_extra: frozenset[str]
 
 
 def drift(repo: Path, args: argparse.Namespace) -> int:
+    plan = prepare(repo, args, local_key(repo))
+    reports = fleet.compare_fleet(plan.clients, plan.state, plan.delete_extra)
+    if args.json:
+        print(json.dumps(as_json(reports), indent=2))
+    else:
+        print_tables(reports)
+    return 0 if all(report.in_step for report in reports.values()) else 1
+
+
+def prepare(repo: Path, args: argparse.Namespace, keys: KeySource) -> Plan:
+    """The servers of ``--server`` (default: all), each with its key from ``keys``."""
     names = args.server or list(servers.server_dirs(repo))
     if not names:
         raise CommandError("no servers in .chef/: add one with chef-multiserver add-server")
@@ -36,13 +60,26 @@ def drift(repo: Path, args: argparse.Namespace) -> int:
     except (chef_state.StateError, SettingsError) as error:
         raise CommandError(str(error)) from error
     context = tls_context(repo)
-    clients = {name: partial(server_client, repo, name, context, args.connect_to) for name in names}
-    reports = fleet.compare_fleet(clients, state, delete_extra)
-    if args.json:
-        print(json.dumps(as_json(reports), indent=2))
-    else:
-        print_tables(reports)
-    return 0 if all(report.in_step for report in reports.values()) else 1
+    clients: dict[str, Callable[[], chef_api.ChefServer]] = {
+        name: partial(server_client, repo, name, context, args.connect_to, keys) for name in names
+    }
+    return Plan(clients, state, delete_extra)
+
+
+def local_key(repo: Path) -> KeySource:
+    """Keys from .chef/<server>/private.pem, as knife takes them on a workstation."""
+
+    def read(name: str) -> bytes:
+        key_file = repo / servers.CHEF_DIR / name / servers.KEY_FILE
+        try:
+            return repo_files.read_regular_file(key_file, KEY_MAX_BYTES)
+        except repo_files.ConfigError as error:
+            raise chef_api.ChefAPIError(
+                f"{key_file.relative_to(repo)} {error.message}: put the key of the server's Chef "
+                "user there (it is never committed)"
+            ) from error
+
+    return read
 
 
 def tls_context(repo: Path) -> ssl.SSLContext:
@@ -64,6 +101,7 @@ def server_client(
     name: str,
     context: ssl.SSLContext,
     connect_to: list[cli_tls.ConnectTo],
+    keys: KeySource,
 ) -> chef_api.ChefServer:
     """The client of server ``name``; ChefAPIError (that server's one line) when its config.yml
     or key cannot be used."""
@@ -73,15 +111,7 @@ def server_client(
     if problem is not None:
         raise chef_api.ChefAPIError(problem)
     config: Any = repo_files.read_config(config_file).value
-    key_file = directory / servers.KEY_FILE
-    try:
-        key_pem = repo_files.read_regular_file(key_file, 64 * 1024)
-    except repo_files.ConfigError as error:
-        raise chef_api.ChefAPIError(
-            f"{key_file.relative_to(repo)} {error.message}: put the key of Chef user "
-            f"{config['node_name']!r} there (it is never committed)"
-        ) from error
-    key = chef_api.load_key(key_pem, str(key_file.relative_to(repo)))
+    key = chef_api.load_key(keys(name), f"the key of {name}")
     host, port = cli_tls.endpoint(config["server"])
     return chef_api.ChefServer(
         config["server"],

@@ -23,6 +23,7 @@ from chef_multiserver.cli.doctor import doctor
 from chef_multiserver.cli.drift import drift
 from chef_multiserver.cli.put_key import put_key
 from chef_multiserver.cli.repo import CommandError, find_repo
+from chef_multiserver.cli.sync import sync
 from chef_multiserver.cli.tls import parse_connect_to
 
 PROG = "chef-multiserver"
@@ -149,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--server", action="append", metavar="NAME", help="compare this server only (repeatable)"
     )
     compare.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    write = commands.add_parser(
+        "sync",
+        parents=[aws_options, connect_options],
+        help="write roles, environments and data bag items to every server, then check drift",
+        description="What the build runs after the cookbook upload: create or update on every "
+        "server each role, environment and data bag item that differs from this repository "
+        "(delete those only a server holds where .chef/sync.yml asks), then compare every "
+        "server as drift does. Exit status 1 when any server is still out of step.",
+    )
+    write.add_argument("--server", action="append", metavar="NAME", help="this server only")
+    write.add_argument(
+        "--key-bucket",
+        metavar="BUCKET",
+        help="read each server's key from s3://BUCKET/NAME/private.pem into memory (default: "
+        ".chef/NAME/private.pem)",
+    )
     return parser
 
 
@@ -181,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "drift":
             return drift(repo, args)
         aws = cli_aws.session(args.profile, args.region)
-        command = {"put-key": put_key, "deploy": deploy, "doctor": doctor}[args.command]
+        command = {"put-key": put_key, "deploy": deploy, "doctor": doctor, "sync": sync}[
+            args.command
+        ]
         return command(repo, args, aws)
     except CommandError as error:
         print(f"{PROG} {args.command}: {error}", file=sys.stderr)
