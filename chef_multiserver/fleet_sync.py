@@ -100,11 +100,14 @@ def print_sync(reports: Mapping[str, SyncReport]) -> None:
         if report.error is not None:
             print(f"{name}: sync failed: {report.error}")
             continue
-        actions: list[tuple[str, list[str]]] = [
+        writes = [
             ("created", report.created),
             ("updated", report.updated),
             ("deleted (.chef/sync.yml delete_extra)", report.deleted),
-            ("kept, only on the server (.chef/sync.yml does not ask to delete it)", report.kept),
         ]
-        done = [f"{what}: {', '.join(labels)}" for what, labels in actions if labels]
-        print(f"{name}: " + ("nothing to write" if not done else "; ".join(done)))
+        done = [f"{what}: {', '.join(labels)}" for what, labels in writes if labels]
+        if report.kept:
+            kept = "kept, only on the server (.chef/sync.yml does not ask to delete it)"
+            done_or_none = done or ["nothing to write"]
+            done = [*done_or_none, f"{kept}: {', '.join(report.kept)}"]
+        print(f"{name}: " + ("; ".join(done) or "nothing to write"))

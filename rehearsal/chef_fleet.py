@@ -22,7 +22,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from rehearsal import chef_server, tls_certs
+from rehearsal import chef_org, chef_server, tls_certs
 
 CA_FILE = ".chef/ca_certs/rehearsal-ca.crt"
 
@@ -88,7 +88,7 @@ def chef_fleet(
         yield Fleet(servers, routes)
 
 
-def upload_repository(org: chef_server.Organization, repo: Path) -> None:
+def upload_repository(org: chef_org.Organization, repo: Path) -> None:
     """What a server holds after ``berks upload`` of the repository's own cookbooks (with the
     metadata.json Berkshelf generates from metadata.rb) and knife uploads of every role,
     environment and data bag item."""
@@ -103,9 +103,9 @@ def upload_repository(org: chef_server.Organization, repo: Path) -> None:
         files["metadata.json"] = hashlib.md5(b"{}").hexdigest()  # noqa: S324 (Chef's checksum)
         org.add_cookbook(directory.name, version[1] if version else "0.0.0", files)
     for path in sorted(repo.glob("roles/*.json")):
-        org.roles[path.stem] = chef_server.role(json.loads(path.read_text("utf-8")))
+        org.roles[path.stem] = chef_org.role(json.loads(path.read_text("utf-8")))
     for path in sorted(repo.glob("environments/*.json")):
-        org.environments[path.stem] = chef_server.environment(json.loads(path.read_text("utf-8")))
+        org.environments[path.stem] = chef_org.environment(json.loads(path.read_text("utf-8")))
     for path in sorted(repo.glob("data_bags/*/*.json")):
         item = json.loads(path.read_text("utf-8"))
         bag = path.parent.name
@@ -116,7 +116,7 @@ def upload_repository(org: chef_server.Organization, repo: Path) -> None:
         }
 
 
-def drift_by_hand(org: chef_server.Organization) -> None:
+def drift_by_hand(org: chef_org.Organization) -> None:
     """A server someone changed by hand: a role edited, an environment deleted, a data bag item
     edited, a role added, and the repository's cookbook version holding another recipe."""
     org.roles["example"]["description"] = "changed by hand"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import ssl
 import subprocess
 import sys
@@ -29,13 +28,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from rehearsal import tls_certs
+from rehearsal import chef_org, tls_certs
 
 VERIFIER = Path(__file__).with_name("verify_signatures.rb")
 ALLOWED_SKEW_SECONDS = 15 * 60
@@ -82,99 +81,6 @@ class SignatureVerifier:
             if pipe is not None:
                 pipe.close()
         self._process.wait(timeout=10)
-
-
-@dataclass
-class Organization:
-    """What one Chef server holds, and the writes it received (method, endpoint)."""
-
-    users: dict[str, str] = field(default_factory=dict)  # name -> public key PEM
-    cookbooks: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    environments: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {"_default": environment({"name": "_default"})}
-    )
-    data_bags: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    writes: list[tuple[str, str]] = field(default_factory=list)
-    requests: int = 0
-    latency: float = 0.0
-    # Statuses to answer the next requests with, before anything else (a proxy's 503, say).
-    failures: list[int] = field(default_factory=list)
-
-    def add_cookbook(
-        self, name: str, version: str, files: Mapping[str, str], *, frozen: bool = True
-    ) -> None:
-        """A cookbook version as ``berks upload`` leaves it: ``files`` maps each path to its MD5
-        checksum; uploads are frozen unless ``--no-freeze``."""
-        self.cookbooks.setdefault(name, {})[version] = {
-            "cookbook_name": name,
-            "name": f"{name}-{version}",
-            "version": version,
-            "json_class": "Chef::CookbookVersion",
-            "chef_type": "cookbook_version",
-            "frozen?": frozen,
-            "metadata": {"name": name, "version": version},
-            "all_files": [
-                {
-                    "name": f"{_segment(path)}/{path.rsplit('/', 1)[-1]}",
-                    "path": path,
-                    "checksum": checksum,
-                    "specificity": "default",
-                }
-                for path, checksum in sorted(files.items())
-            ],
-        }
-
-
-def run_list(items: list[Any]) -> list[str]:
-    """Run-list entries as Chef writes them: ``web`` and ``web::x`` are recipes."""
-    return [
-        item if re.match(r"^(recipe|role)\[", str(item)) else f"recipe[{item}]" for item in items
-    ]
-
-
-def role(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "name": value["name"],
-        "description": value.get("description") or "",
-        "json_class": "Chef::Role",
-        "default_attributes": value.get("default_attributes") or {},
-        "override_attributes": value.get("override_attributes") or {},
-        "chef_type": "role",
-        "run_list": run_list(value.get("run_list") or []),
-        "env_run_lists": {
-            name: run_list(items) for name, items in (value.get("env_run_lists") or {}).items()
-        },
-    }
-
-
-def environment(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "name": value["name"],
-        "description": value.get("description") or "",
-        "cookbook_versions": value.get("cookbook_versions") or {},
-        "json_class": "Chef::Environment",
-        "chef_type": "environment",
-        "default_attributes": value.get("default_attributes") or {},
-        "override_attributes": value.get("override_attributes") or {},
-    }
-
-
-def _segment(path: str) -> str:
-    top = path.split("/", 1)[0]
-    known = ("recipes", "attributes", "files", "templates", "libraries", "resources", "providers")
-    return top if "/" in path and top in known else "root_files"
-
-
-class _Reply(Exception):
-    def __init__(self, status: int, value: object) -> None:
-        super().__init__(status)
-        self.status = status
-        self.value = value
-
-
-def _error(status: int, message: str) -> _Reply:
-    return _Reply(status, {"error": [message]})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -225,24 +131,25 @@ class _Handler(BaseHTTPRequestHandler):
             url = urlsplit(self.path)
             prefix = f"/organizations/{self.server.org_name}/"
             if not url.path.startswith(prefix):
-                raise _error(404, f"no such organization: {url.path}")
+                raise chef_org.error(404, f"no such organization: {url.path}")
             value = json.loads(body) if body else None
             endpoint = url.path[len(prefix) :]
             with self.server.lock:
                 if method != "GET":
                     self.server.org.writes.append((method, endpoint))
-                reply = _route(self.server.org, method, endpoint.split("/"), url.query, value)
-        except _Reply as rejected:
+                parts = endpoint.split("/")
+                reply = chef_org.route(self.server.org, method, parts, url.query, value)
+        except chef_org.Reply as rejected:
             reply = rejected
         except (ValueError, KeyError, TypeError) as error:
-            reply = _error(400, f"invalid request: {error}")
+            reply = chef_org.error(400, f"invalid request: {error}")
         self._send(reply.status, reply.value)
 
     def _authenticate(self, method: str, body: bytes) -> None:
         if self.headers.get("Accept") != "application/json":
-            raise _error(400, "Accept must be application/json")
+            raise chef_org.error(400, "Accept must be application/json")
         if not self.headers.get("X-Chef-Version"):
-            raise _error(400, "missing X-Chef-Version header")
+            raise chef_org.error(400, "missing X-Chef-Version header")
         user = self.headers.get("X-Ops-Userid", "")
         public_key = self.server.org.users.get(user)
         problem = (
@@ -254,14 +161,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if problem is not None:
             self.server.rejections.append(problem)
-            raise _error(
+            raise chef_org.error(
                 401,
                 f"Failed to authenticate as '{user}'. Ensure that your node_name and client key "
                 "are correct.",
             )
         version = self.headers.get("X-Ops-Server-API-Version", "0")
         if not version.isdigit() or int(version) not in API_VERSIONS:
-            raise _error(406, f"unsupported X-Ops-Server-API-Version {version}")
+            raise chef_org.error(406, f"unsupported X-Ops-Server-API-Version {version}")
 
     def _send(self, status: int, value: object) -> None:
         data = json.dumps(value).encode("utf-8")
@@ -272,110 +179,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _route(org: Organization, method: str, parts: list[str], query: str, value: Any) -> _Reply:
-    kind, rest = parts[0], parts[1:]
-    if kind == "cookbooks":
-        return _cookbooks(org, method, rest, query)
-    if kind in ("roles", "environments"):
-        store = org.roles if kind == "roles" else org.environments
-        return _collection(store, method, rest, value, role if kind == "roles" else environment)
-    if kind == "data":
-        return _data(org, method, rest, value)
-    return _error(404, f"no endpoint {'/'.join(parts)}")
-
-
-def _cookbooks(org: Organization, method: str, rest: list[str], query: str) -> _Reply:
-    if method != "GET":
-        return _error(405, "cookbooks are uploaded with knife or berks")
-    if not rest:
-        every = parse_qs(query).get("num_versions") == ["all"]
-        return _Reply(
-            200,
-            {
-                name: {
-                    "versions": [
-                        {"version": version}
-                        for version in sorted(versions, reverse=True)[: None if every else 1]
-                    ]
-                }
-                for name, versions in org.cookbooks.items()
-            },
-        )
-    found = org.cookbooks.get(rest[0], {}).get(rest[1] if len(rest) > 1 else "")
-    return _Reply(200, found) if found else _error(404, f"no cookbook {'/'.join(rest)}")
-
-
-def _collection(
-    store: dict[str, dict[str, Any]], method: str, rest: list[str], value: Any, normal: Any
-) -> _Reply:
-    if not rest:
-        if method == "GET":
-            return _Reply(200, {name: f"/{name}" for name in store})
-        if method == "POST":
-            if value["name"] in store:
-                return _error(409, "Object already exists")
-            store[value["name"]] = normal(value)
-            return _Reply(201, {"uri": value["name"]})
-        return _error(405, "method not allowed")
-    name = rest[0]
-    if name == "_default" and method in ("PUT", "DELETE"):
-        return _error(405, "The '_default' environment cannot be modified.")
-    if name not in store:
-        return _error(404, f"Cannot load {name}")
-    if method == "GET":
-        return _Reply(200, store[name])
-    if method == "PUT":
-        if value.get("name", name) != name:
-            return _error(400, "Object name mismatch.")
-        store[name] = normal({**value, "name": name})
-        return _Reply(200, store[name])
-    if method == "DELETE":
-        return _Reply(200, store.pop(name))
-    return _error(405, "method not allowed")
-
-
-def _data(org: Organization, method: str, rest: list[str], value: Any) -> _Reply:
-    if not rest:
-        if method == "GET":
-            return _Reply(200, {bag: f"/data/{bag}" for bag in org.data_bags})
-        if method == "POST":
-            if value["name"] in org.data_bags:
-                return _error(409, "Data bag already exists")
-            org.data_bags[value["name"]] = {}
-            return _Reply(201, {"uri": f"/data/{value['name']}"})
-        return _error(405, "method not allowed")
-    bag = org.data_bags.get(rest[0])
-    if bag is None:
-        return _error(404, f"Cannot load data bag {rest[0]}")
-    stored = {**(value or {}), "chef_type": "data_bag_item", "data_bag": rest[0]}
-    if len(rest) == 1:
-        if method == "GET":
-            return _Reply(200, {item: f"/data/{rest[0]}/{item}" for item in bag})
-        if method == "POST":
-            if value["id"] in bag:
-                return _error(409, "Object already exists")
-            bag[value["id"]] = stored
-            return _Reply(201, stored)
-        if method == "DELETE":
-            del org.data_bags[rest[0]]
-            return _Reply(200, {"name": rest[0]})
-        return _error(405, "method not allowed")
-    item = rest[1]
-    if item not in bag:
-        return _error(404, f"Cannot load data bag item {item} for data bag {rest[0]}")
-    if method == "GET":
-        return _Reply(200, bag[item])
-    if method == "PUT":
-        bag[item] = {**stored, "id": item}
-        return _Reply(200, bag[item])
-    if method == "DELETE":
-        return _Reply(200, bag.pop(item))
-    return _error(405, "method not allowed")
-
-
 class _ChefHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    org: Organization
+    org: chef_org.Organization
     org_name: str
     tls: ssl.SSLContext
     verifier: SignatureVerifier
@@ -392,9 +198,42 @@ class _ChefHTTPServer(ThreadingHTTPServer):
 class RunningServer:
     """A double as the tests see it: its state, its port, the rejections it gave."""
 
-    org: Organization
+    org: chef_org.Organization
     port: int
     rejections: list[str]
+
+
+class Doubles:
+    """Chef server doubles sharing one signature verifier; ``add`` starts one more."""
+
+    def __init__(self, ca: tls_certs.Issued, directory: Path) -> None:
+        self.ca, self.directory = ca, directory
+        self.running: dict[str, RunningServer] = {}
+        self._stack = ExitStack()
+        self.verifier = SignatureVerifier()
+        self._stack.callback(self.verifier.close)
+
+    def add(self, name: str, url: str) -> RunningServer:
+        """A double for server ``name`` at ``url`` (its host names the certificate, its last
+        path segment the organization)."""
+        host, org_name = urlsplit(url).hostname or "", url.rstrip("/").rsplit("/", 1)[-1]
+        leaf = tls_certs.make_server_cert(self.ca, host)
+        cert_file, key_file = self.directory / f"{name}.crt", self.directory / f"{name}.key"
+        cert_file.write_bytes(tls_certs.pem(leaf.certificate))
+        key_file.write_bytes(tls_certs.key_pem(leaf.key))
+        server = _ChefHTTPServer(("127.0.0.1", 0), _Handler)
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(cert_file, key_file)
+        server.org, server.org_name = chef_org.Organization(), org_name
+        server.verifier, server.lock, server.rejections = self.verifier, threading.Lock(), []
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        self._stack.callback(server.server_close)
+        self._stack.callback(server.shutdown)
+        self.running[name] = RunningServer(server.org, server.server_address[1], server.rejections)
+        return self.running[name]
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 @contextmanager
@@ -403,22 +242,10 @@ def chef_servers(
 ) -> Iterator[dict[str, RunningServer]]:
     """One double per ``urls`` entry (server name -> its organization URL), each presenting a
     certificate for the URL's host signed by ``ca``, all verified by one Ruby process."""
-    verifier = SignatureVerifier()
-    with ExitStack() as stack:
-        stack.callback(verifier.close)
-        running = {}
+    doubles = Doubles(ca, directory)
+    try:
         for name, url in urls.items():
-            host, org_name = urlsplit(url).hostname or "", url.rstrip("/").rsplit("/", 1)[-1]
-            leaf = tls_certs.make_server_cert(ca, host)
-            (directory / f"{name}.crt").write_bytes(tls_certs.pem(leaf.certificate))
-            (directory / f"{name}.key").write_bytes(tls_certs.key_pem(leaf.key))
-            server = _ChefHTTPServer(("127.0.0.1", 0), _Handler)
-            server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            server.tls.load_cert_chain(directory / f"{name}.crt", directory / f"{name}.key")
-            server.org, server.org_name = Organization(), org_name
-            server.verifier, server.lock, server.rejections = verifier, threading.Lock(), []
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-            stack.callback(server.server_close)
-            stack.callback(server.shutdown)
-            running[name] = RunningServer(server.org, server.server_address[1], server.rejections)
-        yield running
+            doubles.add(name, url)
+        yield doubles.running
+    finally:
+        doubles.close()
