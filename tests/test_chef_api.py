@@ -11,10 +11,13 @@ import json
 import socket
 import ssl
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chef_multiserver import chef_api
 from rehearsal import chef_fleet, chef_server, tls_certs
@@ -24,23 +27,30 @@ USER = "pivotal"
 
 
 @pytest.fixture(scope="module")
-def key():
+def key() -> rsa.RSAPrivateKey:
     return chef_fleet.rsa_key()
 
 
 @pytest.fixture(scope="module")
-def ca():
+def ca() -> tls_certs.Issued:
     return tls_certs.make_ca("test CA")
 
 
 @pytest.fixture
-def double(key, ca, tmp_path):
+def double(
+    key: rsa.RSAPrivateKey, ca: tls_certs.Issued, tmp_path: Path
+) -> Iterator[chef_server.RunningServer]:
     with chef_server.chef_servers({"a": URL}, ca, tmp_path) as servers:
         servers["a"].org.users[USER] = chef_fleet.public_pem(key)
         yield servers["a"]
 
 
-def client(double, ca, key, **options):
+def client(
+    double: chef_server.RunningServer,
+    ca: tls_certs.Issued,
+    key: rsa.RSAPrivateKey,
+    **options: Any,
+) -> chef_api.ChefServer:
     context = ssl.create_default_context(cadata=tls_certs.pem(ca.certificate).decode("ascii"))
     return chef_api.ChefServer(URL, USER, key, context, ("127.0.0.1", double.port), **options)
 
@@ -64,7 +74,9 @@ puts JSON.generate(signer.sign(OpenSSL::PKey::RSA.new(args['key']), sign_version
         ("PUT", "//organizations/org0/roles/web/", b'{"name": "web", "run_list": []}'),
     ],
 )
-def test_headers_are_byte_for_byte_those_of_mixlib_authentication(key, method, path, body):
+def test_headers_are_byte_for_byte_those_of_mixlib_authentication(
+    key: rsa.RSAPrivateKey, method: str, path: str, body: bytes
+) -> None:
     # RSA PKCS#1 v1.5 is deterministic: the same key and canonical request give the same bytes.
     time = datetime(2026, 12, 7, 12, 0, 5, tzinfo=timezone.utc)
     ours = chef_api.sign_headers(key, USER, method, path, body, time)
@@ -90,7 +102,9 @@ def test_headers_are_byte_for_byte_those_of_mixlib_authentication(key, method, p
     assert len([name for name in ours if name.startswith("X-Ops-Authorization-")]) == 6
 
 
-def test_the_server_accepts_signed_reads_and_writes(double, ca, key):
+def test_the_server_accepts_signed_reads_and_writes(
+    double: chef_server.RunningServer, ca: tls_certs.Issued, key: rsa.RSAPrivateKey
+) -> None:
     with client(double, ca, key) as chef:
         chef.request("POST", "roles", {"name": "web", "run_list": ["web"]})
         chef.request("PUT", "roles/web", {"name": "web", "description": "front"})
@@ -100,7 +114,14 @@ def test_the_server_accepts_signed_reads_and_writes(double, ca, key):
     assert double.rejections == []
 
 
-def send_raw(double, ca, method, path, body, headers):
+def send_raw(
+    double: chef_server.RunningServer,
+    ca: tls_certs.Issued,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+) -> int:
     context = ssl.create_default_context(cadata=tls_certs.pem(ca.certificate).decode("ascii"))
     connection = http.client.HTTPSConnection("chef-a.example.com", double.port, context=context)
     connection.sock = context.wrap_socket(
@@ -116,7 +137,9 @@ def send_raw(double, ca, method, path, body, headers):
 BASE = {"Accept": "application/json", "X-Chef-Version": chef_api.CHEF_VERSION, "Host": "chef-a"}
 
 
-def test_a_stale_timestamp_is_rejected(double, ca, key):
+def test_a_stale_timestamp_is_rejected(
+    double: chef_server.RunningServer, ca: tls_certs.Issued, key: rsa.RSAPrivateKey
+) -> None:
     path = "/organizations/org0/roles"
     fresh = datetime.now(timezone.utc)
     assert (
@@ -136,7 +159,9 @@ def test_a_stale_timestamp_is_rejected(double, ca, key):
     assert double.rejections == ["invalid timestamp"]
 
 
-def test_a_changed_body_is_rejected(double, ca, key):
+def test_a_changed_body_is_rejected(
+    double: chef_server.RunningServer, ca: tls_certs.Issued, key: rsa.RSAPrivateKey
+) -> None:
     path = "/organizations/org0/roles"
     signed = b'{"name": "web"}'
     headers = chef_api.sign_headers(key, USER, "POST", path, signed, datetime.now(timezone.utc))
@@ -146,7 +171,9 @@ def test_a_changed_body_is_rejected(double, ca, key):
     assert double.org.roles == {}
 
 
-def test_a_wrong_key_is_one_clear_error(double, ca):
+def test_a_wrong_key_is_one_clear_error(
+    double: chef_server.RunningServer, ca: tls_certs.Issued
+) -> None:
     with (
         client(double, ca, chef_fleet.rsa_key()) as chef,
         pytest.raises(chef_api.ChefAPIError, match=r"rejected the key of 'pivotal' \(401"),
@@ -155,7 +182,9 @@ def test_a_wrong_key_is_one_clear_error(double, ca):
     assert double.rejections == ["invalid signature"]
 
 
-def test_a_server_certificate_from_another_ca_is_refused(double, key):
+def test_a_server_certificate_from_another_ca_is_refused(
+    double: chef_server.RunningServer, key: rsa.RSAPrivateKey
+) -> None:
     stranger = tls_certs.make_ca("another CA")
     with (
         client(double, stranger, key) as chef,
@@ -164,7 +193,12 @@ def test_a_server_certificate_from_another_ca_is_refused(double, key):
         chef.get("roles")
 
 
-def test_reads_are_retried_and_creates_are_not(double, ca, key, monkeypatch):
+def test_reads_are_retried_and_creates_are_not(
+    double: chef_server.RunningServer,
+    ca: tls_certs.Issued,
+    key: rsa.RSAPrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(chef_api, "BACKOFF_SECONDS", 0)
     with client(double, ca, key) as chef:
         double.org.failures.extend([503, 503])
@@ -176,7 +210,9 @@ def test_reads_are_retried_and_creates_are_not(double, ca, key, monkeypatch):
     assert double.org.roles == {}
 
 
-def test_an_unreachable_server_is_one_clear_error(ca, key, tmp_path: Path, monkeypatch):
+def test_an_unreachable_server_is_one_clear_error(
+    ca: tls_certs.Issued, key: rsa.RSAPrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(chef_api, "BACKOFF_SECONDS", 0)
     context = ssl.create_default_context(cadata=tls_certs.pem(ca.certificate).decode("ascii"))
     with chef_server.chef_servers({"a": URL}, ca, tmp_path) as servers:
@@ -188,7 +224,7 @@ def test_an_unreachable_server_is_one_clear_error(ca, key, tmp_path: Path, monke
         chef.get("roles")
 
 
-def test_a_key_that_is_not_rsa_is_refused():
+def test_a_key_that_is_not_rsa_is_refused() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import (
         Encoding,

@@ -11,20 +11,23 @@ Berkshelf generates from metadata.rb and frozen by ``berks upload`` (docs.chef.i
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from rehearsal import chef_fleet
-from tests.cli_fakes import run
+from tests.cli_fakes import Result, run
 
 pytest_plugins = ("tests.fleet_fixtures",)
 
 
-def drift(capsys, fleet, *argv):
+def drift(capsys: pytest.CaptureFixture[str], fleet: chef_fleet.Fleet, *argv: str) -> Result:
     return run(capsys, *fleet.options(), "drift", *argv)
 
 
-def test_servers_holding_the_repository_are_in_step(capsys, fleet_repo, fleet):
+def test_servers_holding_the_repository_are_in_step(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     # What servers fill in by themselves is no drift: the repository's role names a bare recipe
     # and leaves out json_class, chef_type and env_run_lists; the server holds metadata.json.
     role = json.loads((fleet_repo / "roles/example.json").read_text())
@@ -38,7 +41,9 @@ def test_servers_holding_the_repository_are_in_step(capsys, fleet_repo, fleet):
         assert server.org.writes == []
 
 
-def test_every_kind_of_drift_is_reported_as_json(capsys, fleet_repo, fleet):
+def test_every_kind_of_drift_is_reported_as_json(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     chef_fleet.drift_by_hand(fleet.servers["chef-west"].org)
     del fleet.servers["chef-north"].org.cookbooks["example"]
     result = drift(capsys, fleet, "--json")
@@ -77,7 +82,9 @@ def test_every_kind_of_drift_is_reported_as_json(capsys, fleet_repo, fleet):
     assert "chef_type" not in by_kind["data_bag_item"]["server"]
 
 
-def test_the_table_names_the_frozen_version_case_and_keeps_secrets_out(capsys, fleet_repo, fleet):
+def test_the_table_names_the_frozen_version_case_and_keeps_secrets_out(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     chef_fleet.drift_by_hand(fleet.servers["chef-west"].org)
     result = drift(capsys, fleet, "--server", "chef-west")
     assert result.code == 1
@@ -89,7 +96,9 @@ def test_the_table_names_the_frozen_version_case_and_keeps_secrets_out(capsys, f
     assert "role stray: only on the server (kept" in result.out
 
 
-def test_deleting_extras_when_asked_makes_them_drift(capsys, fleet_repo, fleet):
+def test_deleting_extras_when_asked_makes_them_drift(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     fleet.servers["chef-west"].org.roles["stray"] = {"name": "stray"}
     (fleet_repo / ".chef/sync.yml").write_text("delete_extra:\n  roles: true\n")
     result = drift(capsys, fleet, "--json", "--server", "chef-west")
@@ -100,7 +109,9 @@ def test_deleting_extras_when_asked_makes_them_drift(capsys, fleet_repo, fleet):
     ]
 
 
-def test_a_bad_sync_setting_stops_with_its_line(capsys, fleet_repo, fleet):
+def test_a_bad_sync_setting_stops_with_its_line(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     (fleet_repo / ".chef/sync.yml").write_text("delete_extra:\n  roles: yes please\n")
     result = drift(capsys, fleet)
     assert result.code == 1
@@ -111,8 +122,8 @@ def test_a_bad_sync_setting_stops_with_its_line(capsys, fleet_repo, fleet):
 
 
 def test_a_server_that_fails_is_one_line_and_the_others_are_compared(
-    capsys, fleet_repo, fleet, tmp_path
-):
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet, tmp_path: Path
+) -> None:
     (fleet_repo / ".chef/chef-north/private.pem").write_bytes(
         chef_fleet.private_pem(chef_fleet.rsa_key())
     )
@@ -131,7 +142,12 @@ def test_a_server_that_fails_is_one_line_and_the_others_are_compared(
     assert "Traceback" not in result.err
 
 
-def test_an_unreachable_server_and_a_missing_key(capsys, fleet_repo, fleet, monkeypatch):
+def test_an_unreachable_server_and_a_missing_key(
+    capsys: pytest.CaptureFixture[str],
+    fleet_repo: Path,
+    fleet: chef_fleet.Fleet,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from chef_multiserver import chef_api
 
     monkeypatch.setattr(chef_api, "BACKOFF_SECONDS", 0)
@@ -149,12 +165,16 @@ def test_an_unreachable_server_and_a_missing_key(capsys, fleet_repo, fleet, monk
     )
 
 
-def test_connect_to_is_also_accepted_after_the_subcommand(capsys, fleet_repo, fleet):
+def test_connect_to_is_also_accepted_after_the_subcommand(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     result = run(capsys, "drift", *fleet.options(), "--server", "chef-east")
     assert (result.code, result.out) == (0, "chef-east: in step\n")
 
 
-def test_an_unknown_server_is_refused(capsys, fleet_repo, fleet):
+def test_an_unknown_server_is_refused(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     result = drift(capsys, fleet, "--server", "chef-south")
     assert result.code == 1
     assert result.err.startswith("chef-multiserver drift: unknown server 'chef-south'")
@@ -177,8 +197,13 @@ def test_an_unknown_server_is_refused(capsys, fleet_repo, fleet):
     ],
 )
 def test_a_file_that_is_not_what_its_folder_says_stops_drift(
-    capsys, fleet_repo, fleet, path, text, message
-):
+    capsys: pytest.CaptureFixture[str],
+    fleet_repo: Path,
+    fleet: chef_fleet.Fleet,
+    path: str,
+    text: str,
+    message: str,
+) -> None:
     (fleet_repo / path).write_text(text)
     result = drift(capsys, fleet)
     assert result.code == 1

@@ -9,18 +9,24 @@ https://docs.chef.io/api_chef_server/."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rehearsal import chef_fleet
-from tests.cli_fakes import aws_client, private_bucket, run
+from tests.cli_fakes import Result, aws_client, private_bucket, run
 
 pytest_plugins = ("tests.cli_fixtures", "tests.fleet_fixtures")
 
 
-def sync(capsys, fleet, *argv):
+def sync(capsys: pytest.CaptureFixture[str], fleet: chef_fleet.Fleet, *argv: str) -> Result:
     return run(capsys, *fleet.options(), "sync", *argv)
 
 
-def test_only_what_differs_is_written_and_extras_are_kept(capsys, fleet_repo, fleet):
+def test_only_what_differs_is_written_and_extras_are_kept(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     west = fleet.servers["chef-west"].org
     west.roles["example"]["description"] = "changed by hand"
     del west.environments["example"]
@@ -54,7 +60,9 @@ def test_only_what_differs_is_written_and_extras_are_kept(capsys, fleet_repo, fl
     assert len(west.writes) == 5
 
 
-def test_extras_are_deleted_where_the_repository_asks(capsys, fleet_repo, fleet):
+def test_extras_are_deleted_where_the_repository_asks(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     west = fleet.servers["chef-west"].org
     west.roles["stray"] = {"name": "stray"}
     west.environments["staging"] = {"name": "staging"}
@@ -66,7 +74,9 @@ def test_extras_are_deleted_where_the_repository_asks(capsys, fleet_repo, fleet)
     assert "staging" in west.environments
 
 
-def test_an_encrypted_item_is_uploaded_as_it_is(capsys, fleet_repo, fleet):
+def test_an_encrypted_item_is_uploaded_as_it_is(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     encrypted = {
         "id": "db",
         "password": {
@@ -85,7 +95,9 @@ def test_an_encrypted_item_is_uploaded_as_it_is(capsys, fleet_repo, fleet):
     assert {key: value for key, value in stored.items() if key in encrypted} == encrypted
 
 
-def test_the_frozen_version_case_fails_the_build(capsys, fleet_repo, fleet):
+def test_the_frozen_version_case_fails_the_build(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
     chef_fleet.drift_by_hand(fleet.servers["chef-north"].org)
     result = sync(capsys, fleet)
     assert result.code == 1
@@ -96,7 +108,13 @@ def test_the_frozen_version_case_fails_the_build(capsys, fleet_repo, fleet):
     )
 
 
-def test_keys_come_from_the_key_bucket_in_memory(capsys, fleet_repo, fleet, aws, fleet_key):
+def test_keys_come_from_the_key_bucket_in_memory(
+    capsys: pytest.CaptureFixture[str],
+    fleet_repo: Path,
+    fleet: chef_fleet.Fleet,
+    aws: str,
+    fleet_key: rsa.RSAPrivateKey,
+) -> None:
     bucket = private_bucket("chef-keys")
     s3 = aws_client("s3")
     for name in fleet.servers:
@@ -110,7 +128,9 @@ def test_keys_come_from_the_key_bucket_in_memory(capsys, fleet_repo, fleet, aws,
     assert list(fleet_repo.rglob("private.pem")) == []
 
 
-def test_a_missing_key_in_the_bucket_fails_that_server_only(capsys, fleet_repo, fleet, aws):
+def test_a_missing_key_in_the_bucket_fails_that_server_only(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet, aws: str
+) -> None:
     bucket = private_bucket("chef-keys")
     s3 = aws_client("s3")
     for name in ("chef-east", "chef-north"):
