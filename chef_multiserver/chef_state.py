@@ -38,6 +38,21 @@ ROLES, ENVIRONMENTS, DATA_BAGS = "roles", "environments", "data_bags"
 DEFAULT_ENVIRONMENT = "_default"
 
 
+# What Chef's classes accept for each field (lib/chef/role.rb, environment.rb: set_or_return with
+# kind_of; a run list is one entry or a list of them). Data bag items ("id") hold any JSON.
+FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "name": {
+        "description": (str,),
+        "run_list": (list, str),
+        "env_run_lists": (dict,),
+        "default_attributes": (dict,),
+        "override_attributes": (dict,),
+        "cookbook_versions": (dict,),
+    },
+}
+TYPE_NAMES: dict[type, str] = {str: "a string", list: "a list", dict: "a JSON object"}
+
+
 class StateError(ValueError):
     """A repository file that cannot be what its folder says; the text is ``path[:line:col]:
     message``."""
@@ -62,9 +77,10 @@ class RepoState:
 def run_list(items: object) -> list[str]:
     """Run-list entries as Chef writes them back (lib/chef/run_list/run_list_item.rb): a bare
     ``web`` or ``web::x`` is a recipe."""
+    entries = [items] if isinstance(items, str) else items if isinstance(items, list) else []
     return [
         str(item) if re.match(r"^(recipe|role)\[", str(item)) else f"recipe[{item}]"
-        for item in (items if isinstance(items, list) else [])
+        for item in entries
     ]
 
 
@@ -170,6 +186,8 @@ def read_object(path: Path, key: str, rule: re.Pattern[str], repo: Path) -> dict
         value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise StateError(f"{shown}: is not UTF-8 text (byte {error.start + 1})") from error
+    except RecursionError as error:
+        raise StateError(f"{shown}: nested too deeply to be a Chef object") from error
     except json.JSONDecodeError as error:
         raise StateError(
             f"{shown}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"
@@ -181,6 +199,12 @@ def read_object(path: Path, key: str, rule: re.Pattern[str], repo: Path) -> dict
             f"{shown}: its {key!r} is {value.get(key)!r}, not {path.stem!r} as its file name says: "
             "make them the same"
         )
+    for field_name, expected in FIELD_TYPES.get(key, {}).items():
+        if field_name in value and not isinstance(value[field_name], expected):
+            names = " or ".join(TYPE_NAMES[kind] for kind in expected)
+            raise StateError(
+                f"{shown}: {field_name!r} must be {names}, not {type(value[field_name]).__name__}"
+            )
     if not rule.fullmatch(path.stem):
         raise StateError(f"{shown}: {path.stem!r} is not a name Chef allows (letters, digits, _ -)")
     return value

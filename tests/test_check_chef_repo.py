@@ -198,6 +198,10 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "environments/_default.json: the _default environment cannot be changed on a Chef server"]),
     "data-bag-item-id-otherwise": (write("data_bags/users/alice.json", '{"id": "bob"}'), [
         "data_bags/users/alice.json: its 'id' is 'bob', not 'alice'"]),
+    "role-run-list-of-wrong-type": (write("roles/web.json", '{"name": "web", "run_list": {}}'), [
+        "roles/web.json: 'run_list' must be a list or a string, not dict"]),
+    "item-nested-too-deeply": (write("data_bags/x/y.json", "[" * 100_000 + "]" * 100_000), [
+        "data_bags/x/y.json: nested too deeply to be a Chef object"]),
     "ruby-role": (write("roles/base.rb", "name 'base'\nrun_list 'recipe[example]'\n"), [
         "roles/base.rb: Ruby roles are not uploaded: convert it to JSON with Chef's own class, "
         "then delete the .rb file: ruby -rchef -e 'o = Chef::Role.new; o.name(\"base\"); "

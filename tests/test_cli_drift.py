@@ -209,3 +209,33 @@ def test_a_file_that_is_not_what_its_folder_says_stops_drift(
     assert result.code == 1
     assert message in result.err
     assert result.out == ""
+
+
+def test_every_locked_cookbook_version_must_be_on_every_server(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
+    (fleet_repo / "Berksfile.lock").write_text(
+        "DEPENDENCIES\n  example\n    path: cookbooks/example\n\n"
+        "GRAPH\n  chef-client (13.0.1)\n    cron (>= 4.2.0)\n  cron (7.0.0)\n  example (0.1.0)\n"
+    )
+    for server in fleet.servers.values():
+        server.org.add_cookbook("cron", "7.0.0", {"metadata.json": "0" * 32})
+        server.org.add_cookbook("chef-client", "13.0.1", {"metadata.json": "0" * 32})
+    fleet.servers["chef-west"].org.cookbooks["chef-client"] = {}
+    fleet.servers["chef-west"].org.add_cookbook("chef-client", "12.0.0", {})
+    result = drift(capsys, fleet, "--json")
+    assert result.code == 1
+    report = json.loads(result.out)["servers"]
+    assert [server["in_step"] for server in report.values()] == [True, True, False]
+    assert report["chef-west"]["drift"] == [
+        {"kind": "cookbook", "name": "chef-client", "repo": "13.0.1", "server": None}
+    ]
+
+
+@pytest.mark.parametrize("command", [["add-server", "x", "--url", "u"], ["doctor"], ["drift"]])
+def test_connect_to_is_a_global_option(command: list[str]) -> None:
+    from chef_multiserver.cli.main import build_parser
+
+    route = "chef.example.com:443:127.0.0.1:8443"
+    args = build_parser().parse_args(["--connect-to", route, *command])
+    assert [":".join(rule) for rule in args.connect_to] == [route]
