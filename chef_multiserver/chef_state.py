@@ -162,6 +162,7 @@ def object_findings(repo: Path) -> Iterator[str]:
             f"{path.relative_to(repo)}: the {DEFAULT_ENVIRONMENT} environment cannot be changed "
             "on a Chef server: remove the file"
         )
+    yield from _stray_findings(repo)
     for folder in (ROLES, ENVIRONMENTS):
         for path in sorted((repo / folder).glob("*.rb")):
             kind = "Role" if folder == ROLES else "Environment"
@@ -171,6 +172,35 @@ def object_findings(repo: Path) -> Iterator[str]:
                 f"ruby -rchef -e 'o = Chef::{kind}.new; "
                 f'o.name("{path.stem}"); o.from_file("{folder}/{path.name}"); '
                 f"puts Chef::JSONCompat.to_json_pretty(o)' > {folder}/{path.stem}.json"
+            )
+
+
+def _stray_findings(repo: Path) -> Iterator[str]:
+    """Files and folders that cannot be uploaded as what their place says, nor are notes."""
+    notes = {"README.md", ".gitkeep"}
+    places: list[tuple[Path, str, tuple[str, ...]]] = [
+        (repo / ROLES, "*", (".json", ".rb")),
+        (repo / ENVIRONMENTS, "*", (".json", ".rb")),
+    ]
+    places += [(repo / DATA_BAGS, "*/*", (".json",))]
+    for folder, pattern, suffixes in places:
+        for path in sorted(folder.glob(pattern)):
+            if path.name in notes or (path.is_file() and path.suffix in suffixes):
+                continue
+            yield (
+                f"{path.relative_to(repo)}: not a {' or '.join(suffixes)} file, so never "
+                f"uploaded: {folder.name}/ holds only those (and README.md)"
+            )
+    for path in sorted((repo / DATA_BAGS).glob("*")):
+        if path.is_file() and path.name not in notes:
+            yield (
+                f"{path.relative_to(repo)}: a data bag item belongs in a folder named for its "
+                f"bag: {DATA_BAGS}/BAG/{path.name}"
+            )
+        elif path.is_dir() and not OBJECT_NAME.fullmatch(path.name):
+            yield (
+                f"{path.relative_to(repo)}/: {path.name!r} is not a data bag name Chef allows "
+                "(letters, digits, _ -)"
             )
 
 
@@ -260,6 +290,9 @@ def cookbook_files(directory: Path, repo: Path) -> dict[str, str]:
             continue
         if any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns):
             continue
-        data = repo_files.read_regular_file(path, COOKBOOK_FILE_MAX_BYTES)
+        try:
+            data = repo_files.read_regular_file(path, COOKBOOK_FILE_MAX_BYTES)
+        except repo_files.ConfigError as error:
+            raise StateError(f"{path.relative_to(repo)}: {error.message}") from error
         files[relative] = hashlib.md5(data, usedforsecurity=False).hexdigest()
     return files

@@ -18,6 +18,15 @@ from chef_multiserver.chef_api import ChefAPIError, ChefServer
 COOKBOOK, ROLE, ENVIRONMENT, DATA_BAG_ITEM = "cookbook", "role", "environment", "data_bag_item"
 KINDS = (COOKBOOK, ROLE, ENVIRONMENT, DATA_BAG_ITEM)
 MAX_SERVERS_AT_ONCE = 32
+# What reading an answer of another shape than the API documents raises.
+UNEXPECTED_ANSWER = (KeyError, TypeError, AttributeError, ValueError)
+
+
+def unexpected_answer(error: Exception) -> str:
+    return (
+        "the server's answer is not what the Chef Infra Server API documents "
+        f"({type(error).__name__}: {error})"
+    )
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ def compare_fleet(
             return compare(client, state, delete_extra)
         except ChefAPIError as error:
             return ServerReport([], [], str(error))
+        except UNEXPECTED_ANSWER as error:
+            return ServerReport([], [], unexpected_answer(error))
         finally:
             client.close()
 
@@ -158,7 +169,8 @@ def _objects(
 ) -> Iterator[Drift]:
     held = set(client.get(collection) or {}) - {skip}
     for name in sorted(held | wanted.keys()):
-        value = normal(client.get(endpoint(name))) if name in held else None
+        found = client.get_optional(endpoint(name)) if name in held else None
+        value = None if found is None else normal(found)
         if value != wanted.get(name):
             yield Drift(kind, name, wanted.get(name), value)
 
@@ -171,8 +183,7 @@ def _data_bag_drift(
         held = set(client.get(f"data/{bag}") or {}) if bag in bags else set()
         items = wanted.get(bag, {})
         for item in sorted(held | items.keys()):
-            value = (
-                chef_state.normal_item(client.get(f"data/{bag}/{item}")) if item in held else None
-            )
+            found = client.get_optional(f"data/{bag}/{item}") if item in held else None
+            value = None if found is None else chef_state.normal_item(found)
             if value != items.get(item):
                 yield Drift(DATA_BAG_ITEM, f"{bag}/{item}", items.get(item), value)

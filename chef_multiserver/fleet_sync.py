@@ -88,6 +88,8 @@ def sync_fleet(
                 return sync_server(client, state, delete_extra)
         except ChefAPIError as error:
             return SyncReport(error=str(error))
+        except fleet.UNEXPECTED_ANSWER as error:
+            return SyncReport(error=fleet.unexpected_answer(error))
 
     if not clients:
         return {}

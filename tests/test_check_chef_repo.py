@@ -96,6 +96,8 @@ GOOD: dict[str, Change] = {
     "encrypted-data-bag-item": write("data_bags/secrets/db.json", (
         '{"id": "db", "password": {"encrypted_data": "aGk=", "iv": "aXY=", "version": 3, '
         '"cipher": "aes-256-gcm", "auth_tag": "dGFn"}}')),
+    "chef-repo-readmes": lambda repo: [write(f"{folder}/README.md", "notes")(repo)
+                                       for folder in ("roles", "environments", "data_bags")],
     "sync-setting": write(".chef/sync.yml",
                           "delete_extra:\n  roles: true\n  environments: false\n"),
 }
@@ -202,6 +204,13 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "roles/web.json: 'run_list' must be a list or a string, not dict"]),
     "item-nested-too-deeply": (write("data_bags/x/y.json", "[" * 100_000 + "]" * 100_000), [
         "data_bags/x/y.json: nested too deeply to be a Chef object"]),
+    "stray-files": (lambda repo: (write("roles/web.yaml", "name: web")(repo),
+                                  write("data_bags/item.json", '{"id": "item"}')(repo),
+                                  write("data_bags/bad bag/x.json", '{"id": "x"}')(repo)), [
+        "roles/web.yaml: not a .json or .rb file, so never uploaded",
+        "data_bags/bad bag/: 'bad bag' is not a data bag name Chef allows",
+        "data_bags/item.json: a data bag item belongs in a folder named for its bag: "
+        "data_bags/BAG/item.json"]),
     "ruby-role": (write("roles/base.rb", "name 'base'\nrun_list 'recipe[example]'\n"), [
         "roles/base.rb: Ruby roles are not uploaded: convert it to JSON with Chef's own class, "
         "then delete the .rb file: ruby -rchef -e 'o = Chef::Role.new; o.name(\"base\"); "

@@ -239,3 +239,18 @@ def test_connect_to_is_a_global_option(command: list[str]) -> None:
     route = "chef.example.com:443:127.0.0.1:8443"
     args = build_parser().parse_args(["--connect-to", route, *command])
     assert [":".join(rule) for rule in args.connect_to] == [route]
+
+
+def test_an_answer_of_another_shape_is_that_server_s_error(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
+    # A 200 whose body is an error document where the cookbook list belongs (a broken proxy).
+    fleet.servers["chef-north"].org.failures.append(200)
+    result = drift(capsys, fleet)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "chef-east: in step",
+        "chef-north: error: the server's answer is not what the Chef Infra Server API documents "
+        "(AttributeError: 'list' object has no attribute 'get')",
+        "chef-west: in step",
+    ]
