@@ -271,17 +271,21 @@ def metadata_version(directory: Path) -> str:
 
 
 def cookbook_files(directory: Path, repo: Path) -> dict[str, str]:
-    """The files an upload sends, with their MD5 checksums: all but what chefignore names (the
-    cookbook's own chefignore, else the repository's)."""
-    chefignore = directory / "chefignore"
-    if not chefignore.is_file():
-        chefignore = repo / "chefignore"
+    """The files an upload sends, with their MD5 checksums: all but what the nearest chefignore
+    names, looked for from the cookbook's folder upwards as Chef does (chef/chef
+    lib/chef/cookbook/chefignore.rb, ``find_ignore_file``; ``File.fnmatch?`` without flags, so
+    ``*`` also matches ``/``), here no higher than the repository."""
+    chefignore = next(
+        (
+            folder / "chefignore"
+            for folder in (directory, *directory.parents)
+            if folder.is_relative_to(repo) and (folder / "chefignore").is_file()
+        ),
+        None,
+    )
+    lines = chefignore.read_text("utf-8", "replace").splitlines() if chefignore else []
     patterns = [
-        line.strip()
-        for line in (
-            chefignore.read_text("utf-8", "replace").splitlines() if chefignore.is_file() else []
-        )
-        if line.strip() and not line.lstrip().startswith("#")
+        line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
     ]
     files = {}
     for path in sorted(directory.rglob("*")):

@@ -254,3 +254,17 @@ def test_an_answer_of_another_shape_is_that_server_s_error(
         "(AttributeError: 'list' object has no attribute 'get')",
         "chef-west: in step",
     ]
+
+
+def test_files_the_nearest_chefignore_names_are_never_drift(
+    capsys: pytest.CaptureFixture[str], fleet_repo: Path, fleet: chef_fleet.Fleet
+) -> None:
+    # Chef looks for chefignore from the cookbook upwards (lib/chef/cookbook/chefignore.rb): here
+    # cookbooks/chefignore, nearer than the repository's own.
+    (fleet_repo / "cookbooks/chefignore").write_text("# editor files\n*.tmp\n")
+    (fleet_repo / "cookbooks/example/recipes/default.rb.tmp").write_text("scratch")
+    (fleet_repo / "cookbooks/example/notes.bak").write_text("the repository's chefignore: *.bak")
+    result = drift(capsys, fleet, "--server", "chef-east")
+    assert result.code == 1
+    assert "notes.bak" in result.out  # only the nearest chefignore counts, as in Chef
+    assert "default.rb.tmp" not in result.out
