@@ -39,6 +39,8 @@ SERVER_API_VERSION = "2"
 # The Chef Infra Client release whose API this client speaks (X-Chef-Version).
 CHEF_VERSION = "18.0.0"
 TIMEOUT_SECONDS = 30.0
+# Far above any role or cookbook manifest; a server sending more is not answering what we asked.
+MAX_ANSWER_BYTES = 64 << 20
 # Only requests that change nothing, or that leave the same state however often they are sent
 # (RFC 9110, 9.2.2: GET, PUT, DELETE), are sent again; a POST that may have been applied is not.
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
@@ -207,7 +209,7 @@ class ChefServer:
             target = f"{path}?{query}" if query else path
             connection.request(method, target, body=body or None, headers=headers)
             response = connection.getresponse()
-            data = response.read()
+            data = response.read(MAX_ANSWER_BYTES + 1)
         except ssl.SSLCertVerificationError as error:
             self.close()
             raise ChefAPIError(
@@ -219,8 +221,12 @@ class ChefServer:
             raise ChefAPIError(
                 f"cannot reach {self._where()}: {_reason(error)}", transient=True
             ) from error
-        if response.will_close:
+        if response.will_close or len(data) > MAX_ANSWER_BYTES:
             self.close()
+        if len(data) > MAX_ANSWER_BYTES:
+            raise ChefAPIError(
+                f"{method} {path}: the answer is larger than {MAX_ANSWER_BYTES >> 20} MiB"
+            )
         return response.status, data
 
     def _connect(self) -> http.client.HTTPSConnection:
