@@ -52,6 +52,13 @@ class SignatureVerifier:
             text=True,
         )
         self._lock = threading.Lock()
+        ready = self._process.stdout.readline() if self._process.stdout else ""
+        if not ready.startswith('{"ready"'):
+            self.close()
+            raise RuntimeError(
+                "the signature verifier did not start: it needs ruby and Debian's "
+                "ruby-mixlib-authentication (.ci/install-test-deps installs them)"
+            )
 
     def problem(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, public_key: str

@@ -1,7 +1,7 @@
 # Verifies Chef request signatures with Chef's own code, for the Chef server double
 # (rehearsal/chef_server.py), in one long-running process.
 #
-# Reads one JSON request a line on stdin: {"method", "path", "headers": {name: value},
+# Says {"ready": VERSION} once loaded, then reads one JSON request a line on stdin: {"method", "path", "headers": {name: value},
 # "body": base64, "public_key": PEM, "skew": seconds}; writes one JSON line on stdout:
 # {"ok": true} or {"ok": false, "error": "..."}.
 #
@@ -13,11 +13,13 @@ require 'base64'
 require 'json'
 require 'openssl'
 require 'mixlib/authentication/signatureverification'
+require 'mixlib/authentication/version'
 
 # The request object SignatureVerification reads: env, method, path, raw_post, params.
 Request = Struct.new(:env, :method, :path, :raw_post, :params)
 
 $stdout.sync = true
+$stdout.puts(JSON.generate('ready' => Mixlib::Authentication::VERSION))
 keys = {}
 $stdin.each_line do |line|
   answer =
