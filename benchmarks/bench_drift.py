@@ -6,9 +6,10 @@ server is a Chef server double (rehearsal/chef_server.py) holding exactly that, 
 request after a fixed latency and verifying every signature with Chef's mixlib-authentication in
 one long-running Ruby process shared by all 20. The comparison is the command itself, run
 in-process: ``drift --server chef-00`` for one server, ``drift`` for all 20 (compared
-concurrently). Prints the median of the runs of each, their ratio (it fails at 2 or more) and, for
-what users would otherwise do (one server after the other: a loop over knife, or
-grocery-delivery's per-server cron), 20 times the one-server time.
+concurrently). The doubles run in a process of their own, so that the command under test does
+not wait for their interpreter lock. Prints the median of the runs of each, their ratio (it fails
+at 2 or more) and, for what users would otherwise do (one server after the other: a loop over
+knife, or grocery-delivery's per-server cron), 20 times the one-server time.
 
     python -m benchmarks.bench_drift [--runs 3] [--latency-ms 20]
 """
@@ -21,6 +22,8 @@ import io
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,27 +71,49 @@ def timed_drift(*argv: str) -> float:
     return elapsed
 
 
+def serve(repo: Path, work: Path, latency: float) -> int:
+    """The doubles, in a process of their own so that they and the command under test do not
+    share one interpreter lock: one line of JSON with the --connect-to routes, then serve until
+    stdin closes, then one line with the requests chef-00 answered."""
+    locked = json.loads((work / "locked.json").read_text("utf-8"))
+    with chef_fleet.chef_fleet(repo, work / "doubles", latency=latency) as fleet:
+        for server in fleet.servers.values():
+            chef_fleet.upload_repository(server.org, repo)
+            for name, version in locked.items():
+                server.org.add_cookbook(name, version, {"metadata.json": "0" * 32})
+        print(json.dumps(fleet.options()), flush=True)
+        sys.stdin.read()
+        print(json.dumps(fleet.servers["chef-00"].org.requests), flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--serve", nargs=2, metavar=("REPO", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        return serve(Path(args.serve[0]), Path(args.serve[1]), args.latency_ms / 1000)
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         repo = bake_into(work / "baked", servers=make_servers(SERVER_COUNT))
-        locked = fill_repository(repo)
-        with chef_fleet.chef_fleet(repo, work / "doubles", latency=args.latency_ms / 1000) as fleet:
-            for server in fleet.servers.values():
-                chef_fleet.upload_repository(server.org, repo)
-                for name, version in locked.items():
-                    server.org.add_cookbook(name, version, {"metadata.json": "0" * 32})
+        (work / "locked.json").write_text(json.dumps(fill_repository(repo)), "utf-8")
+        command = [sys.executable, "-m", "benchmarks.bench_drift", "--serve", str(repo), str(work)]
+        command += ["--latency-ms", str(args.latency_ms)]
+        with subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ) as doubles:
+            assert doubles.stdin is not None and doubles.stdout is not None
+            options = json.loads(doubles.stdout.readline())
             os.chdir(repo)
             one, every = [], []
             for _ in range(args.runs):  # taking turns, so machine noise weighs on both alike
-                one.append(timed_drift(*fleet.options(), "drift", "--server", "chef-00"))
-                every.append(timed_drift(*fleet.options(), "drift"))
+                one.append(timed_drift(*options, "drift", "--server", "chef-00"))
+                every.append(timed_drift(*options, "drift"))
+            doubles.stdin.close()
             # chef-00 is compared in both, every run.
-            requests = fleet.servers["chef-00"].org.requests // (2 * args.runs)
+            requests = json.loads(doubles.stdout.readline()) // (2 * args.runs)
     one_time, every_time = statistics.median(one), statistics.median(every)
     ratio = every_time / one_time
     print(
