@@ -1,9 +1,11 @@
 """``.chef/sync.yml``: what the build may delete from the servers. The one committed place for it,
-read by the build's sync, by ``chef-multiserver drift`` and checked by ``check-chef-repo``.
+read by ``chef-multiserver sync`` (the build) and ``drift``, and checked by ``check-chef-repo``.
 
-Without the file, or with a kind set to false, an object a server holds and the repository does
-not is reported and kept: deleting is off by default. The file is read as a config.yml is (one
-YAML document, no anchors, no duplicate keys) and every problem names its line and column::
+Without the file, or with a kind left out or false, an object a server holds and the repository
+does not is reported and kept: deleting is off by default. The file is validated as a config.yml
+is: the same loader (one YAML document, no anchors, no duplicate keys) and the same rules engine
+(``servers.problems``) on a JSON Schema editors can use too,
+``schemas/sync_settings.schema.json``; every problem names its line and column::
 
     delete_extra:
       roles: true
@@ -13,14 +15,17 @@ YAML document, no anchors, no duplicate keys) and every problem names its line a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from chef_multiserver import repo_files
-from chef_multiserver.servers import CHEF_DIR
+from chef_multiserver import repo_files, servers
 
-SETTINGS_FILE = f"{CHEF_DIR}/sync.yml"
+SETTINGS_FILE = f"{servers.CHEF_DIR}/sync.yml"
+SCHEMA: dict[str, Any] = json.loads(
+    (servers.SCHEMA_FILE.parent / "sync_settings.schema.json").read_text("utf-8")
+)
 # The keys under delete_extra, and the kind of drift each stands for.
 KINDS = {"roles": "role", "environments": "environment", "data_bag_items": "data_bag_item"}
 
@@ -40,34 +45,12 @@ def settings_findings(repo: Path) -> Iterator[str]:
         location = "" if error.position is None else ":{}:{}".format(*error.position)
         yield f"{SETTINGS_FILE}{location}: {error.message}"
         return
-    value = loaded.value
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        yield f"{SETTINGS_FILE}:1:1: must be a mapping with the key delete_extra"
-        return
-    for key, item in value.items():
-        (line, column), (value_line, value_column) = loaded.positions[(key,)]
-        if key != "delete_extra":
-            yield f"{SETTINGS_FILE}:{line}:{column}: unknown key {key!r}: allowed: delete_extra"
-        elif not isinstance(item, dict):
-            yield (
-                f"{SETTINGS_FILE}:{value_line}:{value_column}: delete_extra must map "
-                f"{', '.join(KINDS)} to true or false"
-            )
-        else:
-            for kind, flag in item.items():
-                (line, column), (value_line, value_column) = loaded.positions[(key, kind)]
-                if kind not in KINDS:
-                    yield (
-                        f"{SETTINGS_FILE}:{line}:{column}: unknown key {kind!r}: allowed: "
-                        f"{', '.join(KINDS)}"
-                    )
-                elif not isinstance(flag, bool):
-                    yield (
-                        f"{SETTINGS_FILE}:{value_line}:{value_column}: delete_extra.{kind} must "
-                        f"be true or false, not {flag!r}"
-                    )
+    # An empty file asks for nothing, as no file does.
+    for problem in servers.problems({} if loaded.value is None else loaded.value, SCHEMA):
+        line, column = loaded.position(problem, SCHEMA) if problem.path else (1, 1)
+        at_value = problem.path and (line, column) == loaded.positions[problem.path][1]
+        key = f"{'.'.join(problem.path)}: " if at_value else ""
+        yield f"{SETTINGS_FILE}:{line}:{column}: {key}{problem.message}"
 
 
 def delete_extra_kinds(repo: Path) -> frozenset[str]:
@@ -80,6 +63,6 @@ def delete_extra_kinds(repo: Path) -> frozenset[str]:
     path = repo / SETTINGS_FILE
     if not path.exists():
         return frozenset()
-    value: Any = repo_files.read_config(path).value
-    flags = (value or {}).get("delete_extra") or {}
+    value: Any = repo_files.read_config(path).value or {}
+    flags = value.get("delete_extra") or {}
     return frozenset(KINDS[key] for key, flag in flags.items() if flag is True)

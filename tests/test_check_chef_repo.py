@@ -217,9 +217,9 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "o.from_file(\"roles/base.rb\"); puts Chef::JSONCompat.to_json_pretty(o)' > "
         "roles/base.json"]),
     "sync-setting-not-boolean": (write(".chef/sync.yml", "delete_extra:\n  roles: 'yes'\n"), [
-        ".chef/sync.yml:2:10: delete_extra.roles must be true or false, not 'yes'"]),
+        ".chef/sync.yml:2:10: delete_extra.roles: must be true or false, not a str ('yes')"]),
     "sync-setting-unknown-kind": (write(".chef/sync.yml", "delete_extra:\n  nodes: true\n"), [
-        ".chef/sync.yml:2:3: unknown key 'nodes': allowed: roles, environments, data_bag_items"]),
+        ".chef/sync.yml:2:3: unknown key 'nodes': did you mean 'roles'?"]),
 }
 
 

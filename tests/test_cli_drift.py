@@ -116,8 +116,8 @@ def test_a_bad_sync_setting_stops_with_its_line(
     result = drift(capsys, fleet)
     assert result.code == 1
     assert result.err == (
-        "chef-multiserver drift: .chef/sync.yml:2:10: delete_extra.roles must be true or false, "
-        "not 'yes please'\n"
+        "chef-multiserver drift: .chef/sync.yml:2:10: delete_extra.roles: must be true or false, "
+        "not a str ('yes please')\n"
     )
 
 

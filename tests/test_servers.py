@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chef_multiserver import repo_files, servers
+from chef_multiserver import repo_files, servers, sync_settings
 
 # The keywords servers.problems applies, and those that only annotate.
 APPLIED = {"type", "required", "properties", "additionalProperties", "pattern", "not", "enum"}
@@ -107,3 +107,35 @@ def test_kit_dirs_are_the_names_no_server_may_take() -> None:
 ])
 def test_is_key_file(path: str, is_key: bool) -> None:
     assert repo_files.is_key_file(path) is is_key
+
+
+# .chef/sync.yml is validated by the same engine, on a schema of its own with booleans.
+SYNC_VALIDATOR = jsonschema.Draft202012Validator(sync_settings.SCHEMA)
+
+
+def test_sync_schema_is_valid_and_uses_only_what_servers_applies() -> None:
+    jsonschema.Draft202012Validator.check_schema(sync_settings.SCHEMA)
+    for schema in subschemas(sync_settings.SCHEMA):
+        assert set(schema) <= APPLIED | ANNOTATIONS
+        assert schema["type"] in ("object", "boolean")
+        if schema["type"] == "object":
+            assert schema["additionalProperties"] is False
+
+
+def sync_values(schema: Mapping[str, Any]) -> st.SearchStrategy[object]:
+    anything = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4))
+    if schema["type"] == "boolean":
+        return anything
+    known = st.fixed_dictionaries(
+        {}, optional={key: sync_values(child) for key, child in schema["properties"].items()}
+    )
+    unknown = st.dictionaries(st.text(max_size=6), anything, max_size=2)
+    return st.one_of(known, st.tuples(known, unknown).map(lambda pair: {**pair[1], **pair[0]}),
+                     anything, st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=300, database=None)
+@given(sync_values(sync_settings.SCHEMA))
+def test_sync_problems_agree_with_jsonschema(value: object) -> None:
+    found = list(servers.problems(value, sync_settings.SCHEMA))
+    assert (not found) == SYNC_VALIDATOR.is_valid(value), found
