@@ -95,7 +95,10 @@ def normal_role(value: Mapping[str, Any]) -> dict[str, Any]:
         "default_attributes": value.get("default_attributes") or {},
         "override_attributes": value.get("override_attributes") or {},
         "run_list": run_list(value.get("run_list")),
-        "env_run_lists": {name: run_list(items) for name, items in env_run_lists.items()},
+        # Chef::Role#to_h leaves _default out: it is the role's run_list.
+        "env_run_lists": {
+            name: run_list(items) for name, items in env_run_lists.items() if name != "_default"
+        },
     }
 
 

@@ -69,7 +69,9 @@ def role(value: Mapping[str, Any]) -> dict[str, Any]:
         "chef_type": "role",
         "run_list": run_list(value.get("run_list") or []),
         "env_run_lists": {
-            name: run_list(items) for name, items in (value.get("env_run_lists") or {}).items()
+            name: run_list(items)
+            for name, items in (value.get("env_run_lists") or {}).items()
+            if name != "_default"
         },
     }
 
