@@ -32,6 +32,7 @@ def test_servers_holding_the_repository_are_in_step(
     # and leaves out json_class, chef_type and env_run_lists; the server holds metadata.json.
     role = json.loads((fleet_repo / "roles/example.json").read_text())
     role["run_list"] = ["example"]
+    role["env_run_lists"] = {"_default": ["example"]}  # Chef::Role#to_h leaves it out
     (fleet_repo / "roles/example.json").write_text(json.dumps(role))
     result = drift(capsys, fleet)
     assert result.code == 0, result
