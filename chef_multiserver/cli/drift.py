@@ -23,8 +23,6 @@ from chef_multiserver.sync_settings import SettingsError, delete_extra_kinds
 
 CELL_WIDTH = 48
 KEY_MAX_BYTES = 64 * 1024
-
-
 KeySource = Callable[[str], bytes]
 
 
@@ -49,7 +47,7 @@ def drift(repo: Path, args: argparse.Namespace) -> int:
 
 def prepare(repo: Path, args: argparse.Namespace, keys: KeySource) -> Plan:
     """The servers of ``--server`` (default: all), each with its key from ``keys``."""
-    names = args.server or list(servers.server_dirs(repo))
+    names = list(dict.fromkeys(args.server or servers.server_dirs(repo)))
     if not names:
         raise CommandError("no servers in .chef/: add one with chef-multiserver add-server")
     for name in names:
