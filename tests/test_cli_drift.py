@@ -269,3 +269,14 @@ def test_files_the_nearest_chefignore_names_are_never_drift(
     assert result.code == 1
     assert "notes.bak" in result.out  # only the nearest chefignore counts, as in Chef
     assert "default.rb.tmp" not in result.out
+
+
+def test_drift_runs_from_anywhere_in_the_repository(
+    capsys: pytest.CaptureFixture[str],
+    fleet_repo: Path,
+    fleet: chef_fleet.Fleet,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(fleet_repo / "cookbooks/example/recipes")
+    result = drift(capsys, fleet)
+    assert (result.code, result.err) == (0, "")

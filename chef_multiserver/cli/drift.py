@@ -18,7 +18,7 @@ from chef_multiserver import chef_api, chef_state, repo_files, servers
 from chef_multiserver import drift as fleet
 from chef_multiserver.cli import tls as cli_tls
 from chef_multiserver.cli.repo import CommandError, ca_cert_files, existing_server
-from chef_multiserver.config_check import config_findings
+from chef_multiserver.config_check import RepositoryServers, config_findings
 from chef_multiserver.sync_settings import SettingsError, delete_extra_kinds
 
 CELL_WIDTH = 48
@@ -58,8 +58,10 @@ def prepare(repo: Path, args: argparse.Namespace, keys: KeySource) -> Plan:
     except (chef_state.StateError, SettingsError) as error:
         raise CommandError(str(error)) from error
     context = tls_context(repo)
+    repository = RepositoryServers(repo)
     clients: dict[str, Callable[[], chef_api.ChefServer]] = {
-        name: partial(server_client, repo, name, context, args.connect_to, keys) for name in names
+        name: partial(server_client, repository, repo, name, context, args.connect_to, keys)
+        for name in names
     }
     return Plan(clients, state, delete_extra)
 
@@ -95,6 +97,7 @@ def tls_context(repo: Path) -> ssl.SSLContext:
 
 
 def server_client(
+    repository: RepositoryServers,
     repo: Path,
     name: str,
     context: ssl.SSLContext,
@@ -105,10 +108,11 @@ def server_client(
     or key cannot be used."""
     directory = repo / servers.CHEF_DIR / name
     config_file = directory / servers.CONFIG_FILE
-    problem = next(config_findings(config_file.relative_to(repo), {}), None)
+    shown = config_file.relative_to(repo)
+    problem = next(config_findings(config_file, repository, shown), None)
     if problem is not None:
         raise chef_api.ChefAPIError(problem)
-    config: Any = repo_files.read_config(config_file).value
+    config: Any = repository.read(config_file).value
     key = chef_api.load_key(keys(name), f"the key of {name}")
     host, port = cli_tls.endpoint(config["server"])
     return chef_api.ChefServer(
