@@ -5,7 +5,6 @@ The fixtures that use them are in cli_fixtures.py."""
 
 from __future__ import annotations
 
-import datetime
 import socketserver
 import ssl
 import threading
@@ -17,13 +16,15 @@ from typing import Any, NamedTuple
 import boto3
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli import main as cli
 from rehearsal.moto_server import REGION
+from rehearsal.tls_certs import Issued as Issued
+from rehearsal.tls_certs import key_pem
+from rehearsal.tls_certs import make_ca as make_ca
+from rehearsal.tls_certs import make_server_cert as make_server_cert
+from rehearsal.tls_certs import pem as pem
 
 # The two servers of the generated repository; both use the Chef user "pivotal".
 SERVERS = {
@@ -78,67 +79,6 @@ def private_bucket(name: str) -> str:
 # --- TLS: a CA, certificates it signs, and servers that present them ----------------------------
 
 
-class Issued(NamedTuple):
-    key: ec.EllipticCurvePrivateKey
-    certificate: x509.Certificate
-
-
-def make_ca(name: str) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    certificate = (
-        _builder(subject, subject, key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return Issued(key, certificate)
-
-
-def make_server_cert(ca: Issued, dns_name: str) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name)])
-    certificate = (
-        _builder(subject, ca.certificate.subject, key)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca.key, hashes.SHA256())
-    )
-    return Issued(key, certificate)
-
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
-) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-
-
-def pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
 class _Handshake(socketserver.BaseRequestHandler):
     server: _TLSServer
 
@@ -161,13 +101,7 @@ def tls_server(leaf: Issued, chain: list[x509.Certificate], directory: Path) -> 
     cert_file = directory / "chain.pem"
     cert_file.write_bytes(b"".join(pem(certificate) for certificate in [leaf.certificate, *chain]))
     key_file = directory / "key.pem"
-    key_file.write_bytes(
-        leaf.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_file.write_bytes(key_pem(leaf.key))
     server = _TLSServer(("127.0.0.1", 0), _Handshake)
     server.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.context.load_cert_chain(cert_file, key_file)

@@ -20,8 +20,10 @@ from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli.add_server import add_server
 from chef_multiserver.cli.deploy import deploy, parse_parameter
 from chef_multiserver.cli.doctor import doctor
+from chef_multiserver.cli.drift import drift
 from chef_multiserver.cli.put_key import put_key
 from chef_multiserver.cli.repo import CommandError, find_repo
+from chef_multiserver.cli.sync import sync
 from chef_multiserver.cli.tls import parse_connect_to
 
 PROG = "chef-multiserver"
@@ -37,20 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_aws_options(parser, default=None)
+    _add_connect_option(parser, default=[])
     # As with the AWS CLI, the global options may also follow the subcommand; SUPPRESS keeps a
     # subcommand that does not repeat them from resetting what came before it.
     aws_options = argparse.ArgumentParser(add_help=False)
     _add_aws_options(aws_options, default=argparse.SUPPRESS)
     connect_options = argparse.ArgumentParser(add_help=False)
-    connect_options.add_argument(
-        "--connect-to",
-        metavar="HOST:PORT:ADDRESS:PORT",
-        type=parse_connect_to,
-        action="append",
-        default=[],
-        help="connect to ADDRESS:PORT instead of HOST:PORT (as curl's --connect-to; empty HOST "
-        "or PORT: any); TLS still checks the name HOST. Repeat for several servers",
-    )
+    _add_connect_option(connect_options, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add = commands.add_parser(
@@ -140,12 +135,56 @@ def build_parser() -> argparse.ArgumentParser:
         "neither: keys are not checked)",
     )
     check.add_argument("--stack", metavar="NAME", help="the pipeline stack to check")
+
+    compare = commands.add_parser(
+        "drift",
+        parents=[connect_options],
+        help="compare every Chef server with this repository",
+        description="Compare every Chef server (or those given with --server) with this "
+        "repository: the cookbook versions of Berksfile.lock, the files of its own cookbooks, "
+        "roles, environments and data bag items. Each server is reached with its config.yml, "
+        "the key .chef/NAME/private.pem and TLS verified against .chef/ca_certs/. Exit status "
+        "0 when every server is in step, 1 otherwise.",
+    )
+    compare.add_argument(
+        "--server", action="append", metavar="NAME", help="compare this server only (repeatable)"
+    )
+    compare.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    write = commands.add_parser(
+        "sync",
+        parents=[aws_options, connect_options],
+        help="write roles, environments and data bag items to every server, then check drift",
+        description="What the build runs after the cookbook upload: create or update on every "
+        "server each role, environment and data bag item that differs from this repository "
+        "(delete those only a server holds where .chef/sync.yml asks), then compare every "
+        "server as drift does. Exit status 1 when any server is still out of step.",
+    )
+    write.add_argument("--server", action="append", metavar="NAME", help="this server only")
+    write.add_argument(
+        "--key-bucket",
+        metavar="BUCKET",
+        help="read each server's key from s3://BUCKET/NAME/private.pem into memory (default: "
+        ".chef/NAME/private.pem)",
+    )
     return parser
 
 
 def _add_aws_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--profile", default=default, help="the AWS profile to use")
     parser.add_argument("--region", default=default, help="the AWS region of the stack and bucket")
+
+
+def _add_connect_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--connect-to",
+        metavar="HOST:PORT:ADDRESS:PORT",
+        type=parse_connect_to,
+        action="append",
+        default=default,
+        help="connect to ADDRESS:PORT instead of HOST:PORT (as curl's --connect-to; empty HOST "
+        "or PORT: any); TLS still checks the name HOST. Repeat for several servers",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,8 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.region is None:
                 parser.error("add-server: --region is required (the AWS region of its nodes)")
             return add_server(repo, args)
+        if args.command == "drift":
+            return drift(repo, args)
         aws = cli_aws.session(args.profile, args.region)
-        command = {"put-key": put_key, "deploy": deploy, "doctor": doctor}[args.command]
+        command = {"put-key": put_key, "deploy": deploy, "doctor": doctor, "sync": sync}[
+            args.command
+        ]
         return command(repo, args, aws)
     except CommandError as error:
         print(f"{PROG} {args.command}: {error}", file=sys.stderr)

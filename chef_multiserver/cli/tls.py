@@ -52,7 +52,8 @@ def endpoint(url: str) -> tuple[str, int]:
     return parts.hostname or "", parts.port or HTTPS_PORT
 
 
-def _route(host: str, port: int, connect_to: Sequence[ConnectTo]) -> tuple[str, int]:
+def route(host: str, port: int, connect_to: Sequence[ConnectTo]) -> tuple[str, int]:
+    """Where a connection to host:port goes: the first matching ``--connect-to``, else there."""
     for rule in connect_to:
         if rule.host in ("", host) and rule.port in ("", str(port)):
             return rule.address or host, int(rule.address_port or port)
@@ -60,7 +61,7 @@ def _route(host: str, port: int, connect_to: Sequence[ConnectTo]) -> tuple[str, 
 
 
 def _connect(host: str, port: int, connect_to: Sequence[ConnectTo]) -> socket.socket:
-    address = _route(host, port, connect_to)
+    address = route(host, port, connect_to)
     try:
         return socket.create_connection(address, timeout=TIMEOUT_SECONDS)
     except OSError as error:
