@@ -103,9 +103,9 @@ class _WaitAnnouncer:
         elif not self.announced:
             self.announced = True
             print(
-                f"chef-multiserver: waiting for {self.service} at {self.endpoint} (up to "
-                f"{self.attempts} attempts, {CONNECT_TIMEOUT:g} s to connect and "
-                f"{READ_TIMEOUT:g} s to answer)",
+                f"chef-multiserver: waiting for {self.service} at {self.endpoint} ("
+                f"{'1 attempt' if self.attempts == 1 else f'up to {self.attempts} attempts'}, "
+                f"{CONNECT_TIMEOUT:g} s to connect and {READ_TIMEOUT:g} s to answer)",
                 file=sys.stderr,
             )
 

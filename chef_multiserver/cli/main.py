@@ -8,6 +8,7 @@ command line and turns every expected failure into one line on stderr and exit s
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -168,6 +169,11 @@ def os_error_message(error: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A path or name the system gave as undecodable bytes (surrogate escapes) is printed escaped
+    # rather than stopping the command (stdout is strict UTF-8 by default).
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
