@@ -119,6 +119,10 @@ def test_fetch_ca_from_a_peer_that_is_no_tls_server(
         elapsed = time.monotonic() - started
 
     assert_one_line(result, message)
+    assert result.err.startswith(
+        f"chef-multiserver: waiting for chef.test.example:443 (through 127.0.0.1:{peer.port}) "
+        "(0.5 s at most)\n"
+    )
     assert peer.connections
     assert elapsed < 5
     assert files_under(repo) == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import socket
 import ssl
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -65,10 +66,14 @@ def _route(host: str, port: int, connect_to: Sequence[ConnectTo]) -> tuple[str, 
 
 def _connect(host: str, port: int, connect_to: Sequence[ConnectTo]) -> socket.socket:
     address = _route(host, port, connect_to)
+    via = "" if address == (host, port) else f" (through {address[0]}:{address[1]})"
+    print(
+        f"chef-multiserver: waiting for {host}:{port}{via} ({TIMEOUT_SECONDS:g} s at most)",
+        file=sys.stderr,
+    )
     try:
         return socket.create_connection(address, timeout=TIMEOUT_SECONDS)
     except OSError as error:
-        via = "" if address == (host, port) else f" (through {address[0]}:{address[1]})"
         raise CommandError(
             f"cannot connect to {host}:{port}{via}: {error.strerror or error}; check the URL, "
             "the network, or route it with --connect-to"
