@@ -123,3 +123,28 @@ def test_a_dead_endpoint_answers_within_a_minute_by_default() -> None:
     backoff = sum(min(2 ** (attempt - 1), 20) for attempt in range(1, attempts))
 
     assert waits + backoff < 60
+
+
+@pytest.mark.usefixtures("repo", "aws")
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AWS_MAX_ATTEMPTS", "many", "AWS_MAX_ATTEMPTS (or max_attempts in the profile) is not a "),
+        ("AWS_MAX_ATTEMPTS", "0", "must be an integer greater than or equal to 1"),
+        ("AWS_RETRY_MODE", "eager", "must be one of: ('legacy', 'standard', 'adaptive')"),
+    ],
+)
+def test_retry_settings_botocore_refuses_are_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    result = run(capsys, "doctor", "--offline", "--key-bucket", "chef-keys")
+
+    assert result.code == 1
+    (line,) = result.err.splitlines()
+    assert message in line

@@ -65,11 +65,16 @@ def session(profile: str | None, region: str | None) -> boto3.Session:
 def client(aws: boto3.Session, service: str) -> Any:
     """A client of ``service`` with the timeouts, the user's retry settings (else the default
     attempt count), and a line on stderr before it waits for AWS."""
-    user_attempts = aws._session.get_config_variable("max_attempts")
+    try:
+        user_attempts = aws._session.get_config_variable("max_attempts")
+    except ValueError as error:  # botocore's int() of the setting
+        raise CommandError(
+            f"AWS_MAX_ATTEMPTS (or max_attempts in the profile) is not a whole number ({error})"
+        ) from error
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
-        retries=None if user_attempts else {"total_max_attempts": DEFAULT_MAX_ATTEMPTS},
+        retries=None if user_attempts is not None else {"total_max_attempts": DEFAULT_MAX_ATTEMPTS},
     )
     try:
         made = aws.client(service, config=config)  # type: ignore[call-overload]
