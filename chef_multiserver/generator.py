@@ -1,8 +1,10 @@
-"""The work of the cookiecutter template's two hooks.
+"""The rules for the template's answers, and the work of its post-generation hook.
 
-The hooks in ``hooks/`` import this module from the template checkout (cookiecutter's
-``_repo_dir``), so it needs nothing but the standard library. Each hook is a new interpreter, so
-imports stay few: they are most of what a generation costs (benchmarks/bench_generate.py).
+The template's Jinja extension checks the answers with ``answer_problems`` before cookiecutter
+creates anything; ``hooks/post_gen_project.py`` imports this module from the template checkout
+(cookiecutter's ``_repo_dir``), so it needs nothing but the standard library. The hook is a new
+interpreter, so imports stay few: they are most of what a generation costs
+(benchmarks/bench_generate.py).
 """
 
 from __future__ import annotations
