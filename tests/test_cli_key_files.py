@@ -17,8 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chef_multiserver.cli import key_file
+from chef_multiserver.cli.repo import CommandError
 from tests import keymaterial
 from tests.cli_fakes import run
 from tests.conftest import KIT_ROOT
@@ -188,3 +191,35 @@ def test_a_path_that_is_no_file(
     assert result.err.startswith("chef-multiserver put-key: ")
     assert str(path) in result.err
     assert len(result.err.splitlines()) == 1
+
+
+def mutations() -> st.SearchStrategy[bytes]:
+    """Real key files (PEM, DER, PKCS#12) with a few bytes changed, cut short or extended, and
+    arbitrary bytes."""
+    seeds = [
+        keymaterial.pem(keymaterial.rsa_key(), keymaterial.Format.TraditionalOpenSSL),
+        keymaterial.pem(keymaterial.rsa_key(), keymaterial.Format.PKCS8,
+                        encoding=keymaterial.Encoding.DER),
+        keymaterial.pkcs12_store(),
+    ]  # fmt: skip
+
+    @st.composite
+    def mutated(draw: st.DrawFn) -> bytes:
+        data = bytearray(draw(st.sampled_from(seeds)))
+        for _ in range(draw(st.integers(0, 4))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        cut = draw(st.integers(0, len(data)))
+        return bytes(data[:cut]) + draw(st.binary(max_size=8))
+
+    return st.one_of(mutated(), st.binary(max_size=200))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(data=mutations())
+def test_any_bytes_are_a_chef_key_or_one_refusal(data: bytes) -> None:
+    try:
+        pem = key_file.chef_key_pem(Path("key.pem"), data)
+    except CommandError as error:
+        assert str(error).startswith("key.pem ")
+    else:
+        assert pem.startswith(b"-----BEGIN")
