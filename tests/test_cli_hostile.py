@@ -4,21 +4,27 @@ is not a URL. Each is one line on stderr and exit status 1, never a traceback, n
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from chef_multiserver.cli import tls as cli_tls
+from tests import keymaterial
 from tests.cli_fakes import (
     Result,
     make_ca,
     make_server_cert,
     pem,
+    private_bucket,
     raw_peer,
     run,
     tls_server,
 )
+from tests.conftest import KIT_ROOT
 
 pytest_plugins = ("tests.cli_fixtures",)
 
@@ -159,3 +165,27 @@ def test_an_invalid_endpoint_url(
     result = run(capsys, "doctor", "--offline", "--key-bucket", "chef-keys")
 
     assert_one_line(result, "the AWS endpoint URL is not valid", "AWS_ENDPOINT_URL")
+
+
+def test_a_path_of_undecodable_bytes_is_printed_escaped(
+    repo: Path, aws: str, tmp_path: Path
+) -> None:
+    """A file name that is not UTF-8 reaches Python as surrogate escapes; printing it to stdout,
+    which is strict UTF-8, must not stop put-key after the upload (the real console script, its
+    environment the aws fixture's moto)."""
+    private_bucket("chef-keys")
+    key = Path(os.fsdecode(bytes(repo) + b"/\xff-key.pem"))
+    key.write_bytes(
+        keymaterial.pem(keymaterial.rsa_key(), keymaterial.Format.TraditionalOpenSSL)
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "chef_multiserver.cli", "put-key", "chef-east", "--key",
+         os.fsencode(key), "--bucket", "chef-keys"],
+        cwd=repo, env={**os.environ, "PYTHONPATH": str(KIT_ROOT), "PYTHONIOENCODING": "utf-8"},
+        capture_output=True, check=False, timeout=60,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr
+    assert b"Traceback" not in completed.stderr
+    assert b"\\udcff-key.pem is inside the repository" in completed.stdout
