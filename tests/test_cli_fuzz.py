@@ -40,7 +40,7 @@ MEANINGFUL = [
     "https://chef.example.com/organizations/o", "https://chef-east.example.com/organizations/default",
     "http://x/organizations/o", "us-east-1", "eu-north-1", "mars-1", "chef-keys", "no-such-bucket",
     "pivotal", "Branch=main", "=", "a:b:c:d", CLOSED_PORT, "KEY", "FIFO", "/dev/zero", "DIR", "",
-    "-", "--", "nobody", "--help", "--version",
+    "-", "--", "nobody", "--help", "--version", "::a..b:443",
 ]  # fmt: skip
 
 

@@ -189,3 +189,16 @@ def test_a_path_of_undecodable_bytes_is_printed_escaped(
     assert completed.returncode == 0, completed.stderr
     assert b"Traceback" not in completed.stderr
     assert b"\\udcff-key.pem is inside the repository" in completed.stdout
+
+
+@pytest.mark.parametrize("address", ["a..b", "x" * 64, "\udcff"])
+def test_a_connect_to_address_no_socket_can_resolve(
+    repo: Path, capsys: pytest.CaptureFixture[str], address: str
+) -> None:
+    """Python's socket encodes a host name with IDNA and fails with UnicodeError (a ValueError,
+    not an OSError) on an empty or 64-character label."""
+    result = run(capsys, *ADD, "--fetch-ca", "--connect-to", f"::{address}:443")
+
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert "is not a host name or address" in result.err.splitlines()[-1]

@@ -48,6 +48,12 @@ def parse_connect_to(text: str) -> ConnectTo:
         )
     if not all(port.isdigit() for port in (parts[1], parts[3]) if port):
         raise argparse.ArgumentTypeError(f"{text!r}: the ports must be numbers")
+    try:
+        parts[2].encode("idna")  # what the socket does with it: empty or long labels fail
+    except UnicodeError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {parts[2]!r} is not a host name or address"
+        ) from error
     return ConnectTo(*parts)
 
 
@@ -73,6 +79,8 @@ def _connect(host: str, port: int, connect_to: Sequence[ConnectTo]) -> socket.so
     )
     try:
         return socket.create_connection(address, timeout=TIMEOUT_SECONDS)
+    except UnicodeError as error:  # a host name IDNA cannot encode (an empty or long label)
+        raise CommandError(f"cannot connect to {host}:{port}{via}: not a host name") from error
     except OSError as error:
         raise CommandError(
             f"cannot connect to {host}:{port}{via}: {error.strerror or error}; check the URL, "
@@ -185,7 +193,7 @@ def verify_problem(url: str, ca_pem: str, connect_to: Sequence[ConnectTo] = ()) 
         )
     except TimeoutError:
         return f"no answer within {TIMEOUT_SECONDS:g} s: is it a TLS server?"
-    except OSError as error:  # ssl.SSLError included: a CA OpenSSL refuses, a failed handshake
+    except (OSError, ValueError) as error:  # ssl.SSLError: a CA OpenSSL refuses, a failed handshake
         return f"TLS handshake failed: {_reason(error)}"
     except CommandError as error:
         return str(error)
