@@ -116,3 +116,18 @@ def test_any_unicode_description_renders_a_template_cfn_lint_accepts(
     assert findings == []
     resources = load_yaml(template.read_text("utf-8"))["Resources"]
     assert resources["Repo"]["Properties"]["RepositoryDescription"] == description
+
+
+def test_jinja_typed_at_the_prompt_is_written_as_given(tmp_path: Path) -> None:
+    """What is typed at a prompt cookiecutter does not render (prompt.read_user_variable); kept
+    as a guard next to the no-input path, which it does render."""
+    # repo_name, description, branch, chef_user, kit_repo_url, init_git (no), servers
+    typed = "myrepo\n{{ 7*7 }} {% x\n\n\n\nn\n\n"
+    completed = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--config-file", str(user_config(tmp_path / "home")),
+         "--output-dir", str(tmp_path), str(KIT_ROOT)],
+        input=typed.encode(), capture_output=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "myrepo/README.md").read_text("utf-8").splitlines()[2] == "{{ 7*7 }} {% x"
