@@ -7,7 +7,8 @@ exists), and it sees every string cookiecutter renders. It does three things wit
 - Answers reach the files as written. cookiecutter renders each answer as a Jinja template
   (prompt.py, render_variable: ``env.from_string(raw).render(...)``), so ``{{ 7*7 }}`` became 49
   and ``{{`` a syntax error. ``preprocess`` turns a string rendered there into a template whose
-  output is that string.
+  output is that string. The defaults of cookiecutter.json go the same way: a value the template
+  computes comes from this extension (as ``kit_version`` does), not from Jinja in a default.
 - Answers are checked before the project directory is made. generate.py renders the template
   directory's name (``render_and_create_dir``) and creates it, parents included, before the
   pre-generation hook could refuse (``repo_name`` ``a/b`` left ``a`` behind). ``preprocess``
