@@ -33,6 +33,10 @@ WANTED = "give the Chef user's private key (the .pem knife uses as client_key)"
 _OID_RSASSA_PSS = bytes.fromhex("06092a864886f70d01010a")
 _OID_PKCS7_DATA = bytes.fromhex("06092a864886f70d010701")
 
+_PSS_ADVICE = (
+    "Chef signs with PKCS#1 v1.5, which an RSA-PSS key refuses: make the user a plain RSA key "
+    "(knife user key create USER)"
+)
 # Files that are private keys in a format of another tool, and how to turn each into PEM.
 _OTHER_FORMATS = (
     (
@@ -50,12 +54,7 @@ _OTHER_FORMATS = (
         "an ssh.com (SSH2) private key",
         "convert it with puttygen KEY -O private-openssh -o KEY.pem",
     ),
-    (
-        b"-----BEGIN RSA-PSS PRIVATE KEY-----",
-        "an RSA-PSS key",
-        "Chef signs with PKCS#1 v1.5, which an RSA-PSS key refuses: make the user a plain RSA "
-        "key (knife user key create USER)",
-    ),
+    (b"-----BEGIN RSA-PSS PRIVATE KEY-----", "an RSA-PSS key", _PSS_ADVICE),
 )
 
 
@@ -119,7 +118,7 @@ def chef_key_pem(path: Path, data: bytes) -> bytes:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise CommandError(f"{path} is not an RSA key: Chef Infra Server keys are RSA; {WANTED}")
     if _pkcs8_algorithm(_der_of(data) if is_pem else data) == _OID_RSASSA_PSS:
-        raise CommandError(f"{path} is an RSA-PSS key: {_OTHER_FORMATS[-1][2]}")
+        raise CommandError(f"{path} is an RSA-PSS key: {_PSS_ADVICE}")
     if key.key_size < MIN_RSA_BITS:
         raise CommandError(
             f"{path} is a {key.key_size}-bit RSA key: too weak to sign for Chef (at least "
