@@ -5,9 +5,11 @@ The fixtures that use them are in cli_fixtures.py."""
 
 from __future__ import annotations
 
+import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -17,7 +19,6 @@ import boto3
 import pytest
 from cryptography import x509
 
-from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli import main as cli
 from rehearsal.moto_server import REGION
 from rehearsal.tls_certs import Issued as Issued
@@ -59,8 +60,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
 
 
 def aws_client(service: str) -> Any:
-    """A client for the test's own setup and assertions, made as the CLI makes its own."""
-    return cli_aws.client(boto3.Session(), service)
+    """A client for the test's own setup and assertions: the CLI's environment, but no lines on
+    stderr, which is the CLI's output the tests read."""
+    return boto3.Session().client(service)  # type: ignore[call-overload]
 
 
 def private_bucket(name: str) -> str:
@@ -113,3 +115,51 @@ def tls_server(leaf: Issued, chain: list[x509.Certificate], directory: Path) -> 
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# --- Peers that are not what they should be -----------------------------------------------------
+
+
+class Peer(NamedTuple):
+    port: int
+    connections: list[float]  # the time.monotonic() of each connection accepted
+
+
+@contextmanager
+def raw_peer(behaviour: str) -> Iterator[Peer]:
+    """A TCP server on 127.0.0.1 that accepts and then: ``close`` (closes at once, as a server
+    that drops the connection), ``http`` (answers the first bytes as a plain HTTP server does,
+    400, and closes) or ``silent`` (keeps the connection open and never sends a byte, as a
+    black-holed endpoint behind a load balancer does)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[float] = []
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener was closed: the test is over
+                return
+            connections.append(time.monotonic())
+            if behaviour == "close":
+                connection.close()
+            elif behaviour == "http":
+                with suppress(OSError):
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                connection.close()
+            else:
+                held.append(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield Peer(listener.getsockname()[1], connections)
+    finally:
+        with suppress(OSError):  # wakes the accept() above (Linux)
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        for connection in held:
+            connection.close()
+        thread.join(timeout=5)

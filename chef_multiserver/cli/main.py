@@ -8,12 +8,16 @@ command line and turns every expected failure into one line on stderr and exit s
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from chef_multiserver import __version__
 from chef_multiserver.cli import aws as cli_aws
@@ -29,8 +33,16 @@ from chef_multiserver.cli.tls import parse_connect_to
 PROG = "chef-multiserver"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 as every other refusal does (argparse: 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Add Chef servers, upload their keys, deploy and check the pipeline of a "
         "chef-multiserver-kit repository. Run it inside the repository.",
@@ -42,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connect_option(parser, default=[])
     # As with the AWS CLI, the global options may also follow the subcommand; SUPPRESS keeps a
     # subcommand that does not repeat them from resetting what came before it.
-    aws_options = argparse.ArgumentParser(add_help=False)
+    aws_options = _Parser(add_help=False)
     _add_aws_options(aws_options, default=argparse.SUPPRESS)
-    connect_options = argparse.ArgumentParser(add_help=False)
+    connect_options = _Parser(add_help=False)
     _add_connect_option(connect_options, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -187,7 +199,20 @@ def _add_connect_option(parser: argparse.ArgumentParser, default: object) -> Non
     )
 
 
+def os_error_message(error: OSError) -> str:
+    """One line for an OSError: the file (or peer) it is about and the system's reason."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if not isinstance(error.filename, (str, bytes)):
+        return reason
+    return f"{os.fsdecode(error.filename)!r}: {reason}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # A path or name the system gave as undecodable bytes (surrogate escapes) is printed escaped
+    # rather than stopping the command (stdout is strict UTF-8 by default).
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -207,6 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.command}: {error}", file=sys.stderr)
     except (BotoCoreError, ClientError, ResponseParserError) as error:
         print(f"{PROG} {args.command}: {cli_aws.error_message(error)}", file=sys.stderr)
+    except OSError as error:
+        # What the file system or the network refused that no subcommand expected.
+        print(f"{PROG} {args.command}: {os_error_message(error)}", file=sys.stderr)
+    except UnsupportedAlgorithm as error:
+        print(f"{PROG} {args.command}: not supported by this machine's OpenSSL: {error}",
+              file=sys.stderr)
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
