@@ -26,16 +26,19 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from rehearsal.buildspec import (
     build_env,
     chef_servers_file,
+    git_commit,
     leftover_keys,
     make_bin,
     rehearse,
     store_keys,
 )
+from rehearsal.chef_build import bucket_keys, build_servers
 from rehearsal.generate import KIT_ROOT, bake_into, load_yaml, make_servers
 from rehearsal.moto_server import moto_endpoint
 
@@ -63,12 +66,18 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def compare(work: Path, endpoint: str, count: int, startup: float, upload: float) -> float:
+def compare(work: Path, endpoint: str, doubles: ExitStack, count: int, startup: float,
+            upload: float) -> float:
     """Both builds for ``count`` servers; prints their times and returns the kit's ratio."""
     servers = make_servers(count)
     bucket = f"{KEY_BUCKET}-{count}"
     digests = store_keys(endpoint, bucket, list(servers))
     repo = bake_into(work / "kit", servers=servers, init_git=True)
+    # The build's last step syncs roles, environments and data bags with each server: Chef server
+    # doubles answer it (rehearsal/chef_build.py); their ports go into each config.yml.
+    chef = doubles.enter_context(build_servers(repo, work / "doubles",
+                                               bucket_keys(endpoint, bucket, list(servers))))
+    git_commit(repo, "The servers' CA and ports", ".chef")
     posts_repo = work / "post" / repo.name
     shutil.copytree(repo, posts_repo)
     template = load_yaml((repo / "cloudformation/pipeline.yml").read_text("utf-8"))
@@ -76,7 +85,8 @@ def compare(work: Path, endpoint: str, count: int, startup: float, upload: float
     env = build_env(make_bin(work / "bin"), KIT_ROOT, endpoint, work / "build-tmp",
                     work / "berks.log", chef_servers_file(work / "servers.json", repo, digests),
                     KEY_BUCKET=bucket, UPLOAD_PARALLELISM=parallelism,
-                    BERKS_STARTUP_SECONDS=str(startup), BERKS_UPLOAD_SECONDS=str(upload))
+                    BERKS_STARTUP_SECONDS=str(startup), BERKS_UPLOAD_SECONDS=str(upload),
+                    **chef.env())
 
     def kits_build() -> None:
         rehearsal = rehearse(repo, env, work / "berks.log")
@@ -116,9 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = []
     with moto_endpoint() as endpoint:
         for count in args.servers:
-            with tempfile.TemporaryDirectory() as scratch:
-                ratios.append(compare(Path(scratch), endpoint, count, args.startup_seconds,
-                                      args.upload_seconds))
+            with tempfile.TemporaryDirectory() as scratch, ExitStack() as doubles:
+                ratios.append(compare(Path(scratch), endpoint, doubles, count,
+                                      args.startup_seconds, args.upload_seconds))
     return 0 if max(ratios) <= MAX_RATIO else 1
 
 

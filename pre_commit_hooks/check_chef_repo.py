@@ -1,7 +1,9 @@
 """Check that a chef-multiserver-kit repository agrees with itself: every server directory has a
 config.yml, no key is tracked and .gitignore still ignores keys, the Berksfile names every cookbook
-of cookbooks/ by path, .chef/knife.rb is the kit's, the pipeline names no server of its own, and
-every changed cookbook raised its version (see chef_multiserver/cookbook_versions.py).
+of cookbooks/ by path, .chef/knife.rb is the kit's, the pipeline names no server of its own, every
+file of roles/, environments/ and data_bags/ is what its folder says (JSON, named as its file),
+.chef/sync.yml, if any, is valid, and every changed cookbook raised its version (see
+chef_multiserver/cookbook_versions.py).
 
 The Berksfile is read line by line, not run: a line ``cookbook 'NAME', path: 'DIR'`` (or
 ``:path => "DIR"``; either quote; optional parentheses) names a local cookbook; any other line is
@@ -18,7 +20,14 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from chef_multiserver import cookbook_versions, pipeline_targets, repo_files, servers
+from chef_multiserver import (
+    chef_state,
+    cookbook_versions,
+    pipeline_targets,
+    repo_files,
+    servers,
+    sync_settings,
+)
 
 KNIFE_RB = servers.KNIFE_RB
 TEXT_MAX_BYTES = 1024 * 1024
@@ -234,6 +243,8 @@ def repo_findings(repo: Path, *, in_git: bool, against: str | None = None) -> It
     yield from knife_findings(repo)
     yield from berksfile_findings(repo)
     yield from pipeline_findings(repo, names)
+    yield from chef_state.object_findings(repo)
+    yield from sync_settings.settings_findings(repo)
     if not in_git:
         yield f"{repo}: not a git repository: cannot check which keys are tracked or ignored"
         return

@@ -17,6 +17,7 @@ import hashlib
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from rehearsal.buildspec import (
     rehearse,
     store_keys,
 )
+from rehearsal.chef_build import BuildServers, bucket_keys, build_servers
 from rehearsal.moto_server import moto_endpoint
 from tests.conftest import KIT_ROOT, Bake, load_yaml, make_servers
 
@@ -85,6 +87,7 @@ class Build:
     env: dict[str, str]
     ca_pem: str
     servers: list[str]
+    chef: BuildServers
 
     def run(self, **variables: str) -> Rehearsal:
         return rehearse(self.repo, {**self.env, **variables}, self.berks_log)
@@ -95,26 +98,30 @@ BuildFactory = Callable[..., Build]
 
 @pytest.fixture
 def build_of(bake: Bake, tmp_path: Path, endpoint: str,
-             key_digests: dict[str, str]) -> BuildFactory:
-    """``build_of(count, launcher)``: a generated repository of ``count`` servers, committed, whose
-    build starts ``berks`` the way ``launcher`` does."""
+             key_digests: dict[str, str]) -> Iterator[BuildFactory]:
+    """``build_of(count, launcher)``: a generated repository of ``count`` servers, committed, each
+    with a Chef server double (rehearsal/chef_build.py), whose build starts ``berks`` the way
+    ``launcher`` does."""
+    with ExitStack() as doubles:
 
-    def _build(count: int = 3, launcher: str = "binstub") -> Build:
-        work = tmp_path / f"{count}-{launcher}"
-        repo = bake(servers=make_servers(count), init_git=True)
-        ca_pem = ca_certificate_pem()
-        (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
-        git_commit(repo, "Trust the Chef servers' CA", ".chef/ca_certs/chef-ca.crt")
-        servers = list(make_servers(count))
-        work.mkdir()
-        accepted = chef_servers_file(work / "chef-servers.json", repo,
-                                     {name: key_digests[name] for name in servers})
-        env = build_env(make_bin(work / "bin", launcher), KIT_ROOT, endpoint, work / "build-tmp",
-                        work / "berks.log", accepted, KEY_BUCKET=KEY_BUCKET,
-                        UPLOAD_PARALLELISM="8")
-        return Build(repo, work / "build-tmp", work / "berks.log", env, ca_pem.decode(), servers)
+        def _build(count: int = 3, launcher: str = "binstub") -> Build:
+            work = tmp_path / f"{count}-{launcher}"
+            repo = bake(servers=make_servers(count), init_git=True)
+            ca_pem = ca_certificate_pem()
+            (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
+            servers = list(make_servers(count))
+            chef = doubles.enter_context(build_servers(
+                repo, work / "doubles", bucket_keys(endpoint, KEY_BUCKET, servers)))
+            git_commit(repo, "Trust the Chef servers' CA; the servers' ports", ".chef")
+            accepted = chef_servers_file(work / "chef-servers.json", repo,
+                                         {name: key_digests[name] for name in servers})
+            env = build_env(make_bin(work / "bin", launcher), KIT_ROOT, endpoint,
+                            work / "build-tmp", work / "berks.log", accepted,
+                            KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM="8", **chef.env())
+            return Build(repo, work / "build-tmp", work / "berks.log", env, ca_pem.decode(),
+                         servers, chef)
 
-    return _build
+        yield _build
 
 
 @pytest.fixture
@@ -258,11 +265,12 @@ def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
     assert chef_multiserver(["add-server", "chef-new", "--region", "eu-west-1",
                              "--url", "https://chef-new.example.com/organizations/default"]) == 0
     assert chef_multiserver(["put-key", "chef-new", "--key", str(key), "--bucket", KEY_BUCKET]) == 0
+    build.chef.add(build.repo, "chef-new", key.read_bytes())
     git_commit(build.repo, "Add chef-new", ".chef/chef-new/config.yml")
     chef_servers_file(Path(build.env["BERKS_SERVERS"]), build.repo, {
         **{name: key_digests[name] for name in SERVERS},
         "chef-new": hashlib.sha256(key.read_bytes()).hexdigest()})
-    rehearsal = build.run()
+    rehearsal = build.run(**build.chef.env())
 
     assert rehearsal.returncode == 0, rehearsal.output
     done = uploads(rehearsal)
@@ -292,3 +300,65 @@ def test_a_pipeline_history_that_cannot_be_read_stops_the_build(build: Build) ->
     assert rehearsal.returncode != 0
     assert "cannot read the pipeline's executions" in rehearsal.output
     assert rehearsal.berks_calls == []
+
+
+# --- After the upload: roles, environments and data bag items synced, then drift refused --------
+# The Chef servers are doubles (rehearsal/chef_build.py) verifying every request's signature with
+# Chef's mixlib-authentication, reached by their own names over TLS verified against
+# .chef/ca_certs/; what a server holds after an upload and which writes Chef's classes make are
+# modelled as tests/test_cli_sync.py says.
+
+
+def test_the_build_brings_every_server_in_step_writing_only_what_differs(build: Build) -> None:
+    drifted = build.chef.running["chef-01"].org
+    drifted.roles["example"]["description"] = "changed by hand"
+    del drifted.environments["example"]
+    del drifted.data_bags["example"]
+    build.chef.running["chef-02"].org.roles["stray"] = {"name": "stray"}
+    rehearsal = build.run()
+    assert rehearsal.returncode == 0, rehearsal.output
+    assert drifted.writes == [("PUT", "roles/example"), ("POST", "environments"),
+                              ("POST", "data/example"), ("POST", "data"), ("POST", "data/example")]
+    assert build.chef.running["chef-00"].org.writes == []
+    assert build.chef.running["chef-02"].org.writes == []  # the stray role is reported, kept
+    assert "chef-02: nothing to write; kept, only on the server" in rehearsal.output
+    check = rehearsal.output[rehearsal.output.index("Check:"):]
+    assert [line for line in check.splitlines() if line.startswith("chef-")] == [
+        f"{server}: in step" for server in SERVERS]
+    assert all(not server.rejections for server in build.chef.running.values())
+    assert leftover_keys(build.repo, build.build_tmp) == []
+
+
+def test_drift_left_after_the_build_fails_it_with_a_table_per_server(build: Build) -> None:
+    cookbook = build.chef.running["chef-02"].org.cookbooks["example"]["0.1.0"]
+    cookbook["all_files"][-1]["checksum"] = "0" * 32  # someone uploaded other files, same version
+    rehearsal = build.run()
+    assert rehearsal.returncode != 0
+    check = rehearsal.output[rehearsal.output.index("Check:"):]
+    assert "chef-00: in step" in check
+    assert "chef-02: 1 difference" in check
+    assert "frozen-version case: example 0.1.0 is frozen on the server" in check
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_the_sync_and_drift_steps_for_a_fleet(
+    count: int, bake: Bake, tmp_path: Path, endpoint: str
+) -> None:
+    names = list(make_servers(count))
+    bucket = f"fleet-keys-{count}"
+    digests = store_keys(endpoint, bucket, names)
+    repo = bake(servers=make_servers(count), init_git=True)
+    with build_servers(repo, tmp_path / "doubles", bucket_keys(endpoint, bucket, names)) as chef:
+        git_commit(repo, "The servers' CA and ports", ".chef")
+        for server in chef.running.values():
+            server.org.roles["example"]["run_list"] = []
+        accepted = chef_servers_file(tmp_path / "chef-servers.json", repo, digests)
+        env = build_env(make_bin(tmp_path / "bin"), KIT_ROOT, endpoint, tmp_path / "build-tmp",
+                        tmp_path / "berks.log", accepted, KEY_BUCKET=bucket,
+                        UPLOAD_PARALLELISM="8", **chef.env())
+        rehearsal = rehearse(repo, env, tmp_path / "berks.log")
+        assert rehearsal.returncode == 0, rehearsal.output
+        assert [server.org.writes for server in chef.running.values()] == [
+            [("PUT", "roles/example")]] * count
+        check = rehearsal.output[rehearsal.output.index("Check:"):]
+        assert check.count(": in step") == count
