@@ -33,7 +33,8 @@ record = { "argv" => ARGV, "cwd" => Dir.pwd, "pwd_env" => ENV["PWD"],
 log = lambda do |failure|
   record["failure"] = failure
   record["ended"] = Time.now.to_f
-  File.open(ENV.fetch("BERKS_LOG"), "a") { |file| file.puts(JSON.generate(record)) }
+  # One write(2) per record, appended: parallel uploads' records never interleave.
+  File.open(ENV.fetch("BERKS_LOG"), "a") { |file| file.syswrite("#{JSON.generate(record)}\n") }
   abort(failure) if failure
 end
 
