@@ -80,8 +80,8 @@ def test_in_a_vpc_the_build_role_may_manage_its_network_interfaces_and_nothing_m
 ) -> None:
     conditional = {statement["Fn::If"][1]["Sid"]: statement["Fn::If"]
                    for statement in build_role_statements(repo) if "Fn::If" in statement}
-    interfaces = conditional["BuildNetworkInterfaces"]
-    attach = conditional["LetCodeBuildAttachThem"]
+    interfaces = conditional["VpcInterfaces"]
+    attach = conditional["VpcAttach"]
     assert interfaces[0] == attach[0] == "HasBuildVpc"
     assert interfaces[2] == attach[2] == {"Ref": "AWS::NoValue"}
     assert set(interfaces[1]["Action"]) == {
@@ -104,7 +104,7 @@ def test_the_readme_lists_what_a_vpc_build_must_reach(repo: Path) -> None:
 def test_the_build_may_read_its_own_pipelines_executions_only(repo: Path) -> None:
     loaded = template(repo)
     statement = next(s for s in build_role_statements(repo)
-                     if s.get("Sid") == "ReadDeployedRevision")
+                     if s.get("Sid") == "PipelineHistory")
     assert statement["Action"] == "codepipeline:ListPipelineExecutions"
     assert statement["Resource"] == {"Fn::Sub": (
         "arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}")}

@@ -137,7 +137,8 @@ def test_a_server_that_fails_is_one_line_and_the_others_are_compared(
     assert result.code == 1
     lines = result.out.splitlines()
     assert lines[0] == "chef-east: in step"
-    assert lines[1].startswith("chef-north: error: the server rejected the key of 'pivotal' (401")
+    assert lines[1].startswith(
+        "chef-north: error: the server rejected the key of 'chef-pipeline' (401")
     assert lines[2].startswith("chef-west: error: TLS: the certificate of chef-west.example.com")
     assert len(lines) == 3
     assert "Traceback" not in result.err

@@ -212,7 +212,7 @@ def test_wildcard_resources_only_where_aws_has_nothing_narrower(repo: Path) -> N
         if statement.get("Resource") == "*"
     }
     assert wildcards == {("FunctionRole", "FollowCommands"), ("FunctionRole", "ReportJobResult"),
-                         ("BuildRole", "BuildNetworkInterfaces")}  # only with BuildVpcId
+                         ("BuildRole", "VpcInterfaces")}  # only with BuildVpcId
     lines = text.splitlines()
     comments = [lines[number - 1].strip() for number, line in enumerate(lines)
                 if line.strip() == 'Resource: "*"']
