@@ -3,14 +3,14 @@
 A Chef client key (``.chef/<server>/private.pem``) lives in S3, never in the repository; nor do data
 bag secrets, PKCS#12 or Java key stores, PuTTY, OpenSSH or PGP keys, or AWS secret access keys.
 What counts as a key, and how keys are found however they are wrapped, is
-``pre_commit_hooks.secret_patterns``; this module reads the files, adds the rules that go by file
+``pre_commit_hooks.key_detection``; this module reads the files, adds the rules that go by file
 name, applies the allowlist marker and reports.
 
 Decisions:
 - Files are read in ``CHUNK`` pieces overlapping by ``OVERLAP``, so a file of any size is scanned to
   its end in linear time with bounded memory; a key near the end of a 100 MB file is found. Archives
   and compressed files are opened when they fit in the first chunk (larger ones get the plain-byte
-  scan only) and a file unpacks or decodes at most ``secret_patterns.UNPACKED`` bytes in all.
+  scan only) and a file unpacks or decodes at most ``key_detection.rows.UNPACKED`` bytes in all.
 - A symlink is skipped: git commits the link text, never the content of its target, so a link to a
   key outside the repository (or to nowhere, or to a directory) commits no secret.
 - A file that cannot be read fails the hook (exit 1) with the reason: a secret scan fails closed.
@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 
 from chef_multiserver.layout import CA_CERTS_DIR, CHEF_DIR
-from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
+from pre_commit_hooks.key_detection import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
 
 CHUNK = 32 * 1024 * 1024
 OVERLAP = 1024 * 1024  # longer than any key window, so a key starting in a chunk ends inside it
@@ -43,7 +43,7 @@ _OPEN_FLAGS = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0)
 def file_findings(path: str) -> list[tuple[int, Finding]]:
     """(line, finding) for each key or credential in the file at ``path``, allowed ones left out."""
     found: list[tuple[int, Finding]] = []
-    budget = Budget()
+    budget = Budget(scan)
     # os.read, not open(): no file object per file (most files are small and clean)
     descriptor = _opened(path)
     if descriptor is None:

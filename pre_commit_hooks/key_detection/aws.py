@@ -1,0 +1,81 @@
+"""AWS access key ids with their secret access keys, in plain text and in base64."""
+
+from __future__ import annotations
+
+import re
+
+from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Budget, Finding, nested
+from pre_commit_hooks.key_detection.text import decoded
+
+_AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
+# bytes either side of a key id its secret may be (a credentials file puts them on adjacent lines,
+# a .env file may have a screen of settings between them)
+AWS_PAIR_DISTANCE = 4096
+# Key ids less than that apart are one cluster, looked at once: a file of a million ids costs a
+# pass over the file, not a million windows.
+AWS_KEY_IDS = re.compile(
+    _AWS_KEY_ID + rb"(?:[\s\S]{0,%d}?" % AWS_PAIR_DISTANCE + _AWS_KEY_ID + rb")*"
+)
+_AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
+# A secret access key is 30 random bytes in base64: it mixes cases and digits (a SHA-1 does not).
+# (Upper and lower case first: a private number in base64 mixes those.)
+MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
+
+
+_AWS_ESCAPES = re.compile(rb"\\/|%2[FfBb]")
+
+
+def _aws_unescaped(match: re.Match[bytes]) -> bytes:
+    return b"+" if match[0][-1:] in b"Bb" else b"/"
+
+
+def aws_key_pairs(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """Each access key id with a secret access key near it (AWS's documented EXAMPLE pair is
+    none). The bytes between the ids stay open to the other detectors."""
+    start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
+    # A secret's "/" may be escaped (PHP's JSON writes "\/") or URL-encoded, as its "+" may be; the
+    # few bytes that takes out shift positions too little to matter.
+    near = _AWS_ESCAPES.sub(_aws_unescaped, data[start:end])
+    secrets = [
+        start + secret.start()
+        for secret in _AWS_SECRET_KEY.finditer(near)
+        if b"EXAMPLE" not in secret[0] and all(kind.search(secret[0]) for kind in MIXED)
+    ]
+    from bisect import bisect_left
+
+    findings = []
+    for key_id in re.compile(_AWS_KEY_ID).finditer(data, match.start(), match.end()):
+        glued = key_id.start() > 0 and data[key_id.start() - 1] in UPPER_OR_DIGIT  # a longer word
+        nearest = bisect_left(secrets, key_id.start() - AWS_PAIR_DISTANCE)
+        paired = nearest < len(secrets) and secrets[nearest] <= key_id.end() + AWS_PAIR_DISTANCE
+        if paired and not glued and b"EXAMPLE" not in key_id[0]:
+            findings.append(
+                Finding(key_id.start(), "AWS access key id with its secret access key", False)
+            )
+    return findings, match.start() + 1
+
+
+# A Kubernetes Secret keeps its values in base64: a secret access key (40 characters) is 56 of
+# them, a key id (20) 28. Secrets less than AWS_PAIR_DISTANCE apart are one cluster.
+_AWS_SECRET_IN_BASE64 = rb"AWS_SECRET_ACCESS_KEY[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9+/]{54}=="
+AWS_SECRETS_IN_BASE64 = re.compile(
+    _AWS_SECRET_IN_BASE64
+    + rb"(?:[\s\S]{0,%d}?" % AWS_PAIR_DISTANCE
+    + _AWS_SECRET_IN_BASE64
+    + rb")*"
+)
+_BASE64_AWS_VALUE = re.compile(
+    rb"(?<![A-Za-z0-9+/])(?:[A-Za-z0-9+/]{27}=|[A-Za-z0-9+/]{54}==)(?![A-Za-z0-9+/=])"
+)
+
+
+def base64_aws_key_pairs(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """Secret access keys in base64 and, near them, the values of a key id's length, decoded and
+    searched as a credentials file is."""
+    start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
+    values = [decoded(value.decode()) for value in _BASE64_AWS_VALUE.findall(data, start, end)]
+    return nested(b"\n".join(values), depth, budget, match.start(), "base64-encoded"), match.end()
