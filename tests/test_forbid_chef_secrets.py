@@ -394,10 +394,9 @@ def asn1_look_alikes() -> list[bytes]:
     """DER that opens as keys do but is none: a certificate policy's notice numbers (a SEQUENCE
     of small INTEGERs, version 1 and 0), a versioned hash with no curve, an LDAP paging control,
     a digest in a PKCS#8-shaped SEQUENCE (its algorithm is SHA-256, no key's)."""
-    numbers = [
-        der(0x30, b"".join(der(0x02, bytes([i])) for i in span))
-        for span in (range(1, 10), range(0, 6))
-    ]
+    numbers = [der(0x30, b"".join(der(0x02, bytes([i])) for i in span)) for span in (
+        range(1, 10), range(0, 6)
+    )]
     sha256 = der(0x30, der(0x06, bytes.fromhex("608648016503040201")) + der(0x05, b""))
     return [
         *numbers,
