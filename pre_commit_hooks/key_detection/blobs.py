@@ -17,6 +17,8 @@ from pre_commit_hooks.key_detection.expressions import alternation, one_of
 from pre_commit_hooks.key_detection.rows import (
     ARCHIVE_MEMBERS,
     MAX_DEPTH,
+    NESTING_LIMIT,
+    UNPACK_LIMIT,
     Budget,
     Finding,
     WhenUsed,
@@ -26,6 +28,8 @@ from pre_commit_hooks.key_detection.rows import (
 COMPRESSIONS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _ZIP_MAGIC = b"PK\x03\x04"
 PACKED_MAGIC = (*(magic for magic, _ in COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
+# what follows "BZh" and the block size: a block's magic, or the end of an empty stream
+_BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
 BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (else told by its NULs)
 # what a blob whole_blob opens may start with (else it needs a NUL near its start)
 BLOB_FIRST_BYTES = bytes(
@@ -52,13 +56,24 @@ def whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], 
         ), len(data)
     if not data.startswith(PACKED_MAGIC) and data[257:262] != b"ustar":
         return [], 0
+    if data.startswith(b"BZh") and data[4:10] not in _BZIP2_BLOCKS:
+        return [], 0  # text that opens with "BZh"
     findings: list[Finding] = []
     try:
         for how, content in _unpacked(data, budget):
             findings += nested(content, depth, budget, 0, how)
     except _archive_errors():  # (evaluated only once something was raised)
-        pass  # a damaged archive still gets the plain-byte scan; its readable members were scanned
+        # its readable members were scanned, and it still gets the plain-byte scan; what could not
+        # be read is reported
+        budget.stop(UNREADABLE)
     return findings, 0
+
+
+# (an archive larger than the hook's first read is cut short: it cannot be read either)
+UNREADABLE = (
+    "an archive or compressed stream that cannot be read to its end"
+    " (damaged, encrypted, too large)"
+)
 
 
 def _archive_errors() -> tuple[type[Exception], ...]:
@@ -75,19 +90,25 @@ def _archive_errors() -> tuple[type[Exception], ...]:
     )  # fmt: skip
 
 
-def _decompressed(name: str, data: bytes, limit: int) -> bytes:
-    """Up to ``limit`` bytes of ``data`` decompressed (bz2 and lzma load only here)."""
+def _decompressed(name: str, data: bytes, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of ``data`` decompressed, and whether that is the whole stream (bz2
+    and lzma load only here)."""
     if name == "gzip":
         import zlib
 
-        return zlib.decompressobj(wbits=31).decompress(data, limit)
+        inflater = zlib.decompressobj(wbits=31)
+        content = inflater.decompress(data, limit)
+        return content, inflater.eof
     if name == "bzip2":
         import bz2
 
-        return bz2.BZ2Decompressor().decompress(data, limit)
-    import lzma
+        decompressor: bz2.BZ2Decompressor | lzma.LZMADecompressor = bz2.BZ2Decompressor()
+    else:
+        import lzma
 
-    return lzma.LZMADecompressor().decompress(data, limit)
+        decompressor = lzma.LZMADecompressor()
+    content = decompressor.decompress(data, limit)
+    return content, decompressor.eof
 
 
 def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
@@ -95,8 +116,11 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
     for magic, name in COMPRESSIONS:
         if data.startswith(magic):
             # a max_length of 0 would mean "no limit" to zlib
-            unpacked = _decompressed(name, data, max(budget.remaining, 1))
+            wanted = max(budget.remaining, 1)
+            unpacked, whole = _decompressed(name, data, wanted)
             budget.take(len(unpacked))
+            if not whole:  # more than the budget, or a stream that ends early (cut short, damaged)
+                budget.stop(UNPACK_LIMIT if len(unpacked) >= wanted else UNREADABLE)
             yield f"{name}-compressed", unpacked
             return
     if data[257:262] == b"ustar":
@@ -104,16 +128,26 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
         import tarfile
 
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            for _, member in zip(range(ARCHIVE_MEMBERS), tar, strict=False):
+            for count, member in enumerate(tar):
+                if count == ARCHIVE_MEMBERS:
+                    budget.stop(f"{ARCHIVE_MEMBERS:,} members of an archive")
+                    return
                 content = tar.extractfile(member) if member.isfile() else None
                 if content is not None:
-                    yield f"in tar member {member.name}", content.read(budget.take(member.size))
+                    granted = budget.take(member.size)
+                    read = content.read(granted)
+                    if len(read) < granted:  # the archive ends inside the member
+                        budget.stop(UNREADABLE)
+                    yield f"in tar member {member.name}", read
     elif data.startswith(_ZIP_MAGIC):
         import io
         import zipfile
 
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for info in archive.infolist()[:ARCHIVE_MEMBERS]:
+            members = archive.infolist()
+            if len(members) > ARCHIVE_MEMBERS:
+                budget.stop(f"{ARCHIVE_MEMBERS:,} members of an archive")
+            for info in members[:ARCHIVE_MEMBERS]:
                 if not info.is_dir():
                     with archive.open(info) as content:
                         yield (
@@ -138,7 +172,10 @@ def _utf16(data: bytes) -> str | None:
 
 def _utf16_findings(text: bytes, depth: int, budget: Budget) -> list[Finding]:
     """The keys in UTF-16 text (transcoded to ``text``), at their offsets in the UTF-16 bytes."""
-    found, _ = budget.scan(text, depth + 1, budget) if depth < MAX_DEPTH else ([], 0)
+    if depth >= MAX_DEPTH:
+        budget.stop(NESTING_LIMIT)
+        return []
+    found, _ = budget.scan(text, depth + 1, budget)
     return [
         Finding(
             2 * len(text[: f.offset].decode("utf-8", "replace")), f"{f.kind}, UTF-16 text", f.proven

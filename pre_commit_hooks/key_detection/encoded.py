@@ -15,7 +15,6 @@ from pre_commit_hooks.key_detection.expressions import (
     squeezed_form,
 )
 from pre_commit_hooks.key_detection.rows import (
-    BASE64_RUN,
     Budget,
     Detector,
     Finding,
@@ -35,8 +34,8 @@ def base64_blob(
     group precede."""
     start = match.start()
     lead = leads[match.lastindex - 1] if leads and match.lastindex else 0
-    # (a run of none or more always matches)
-    end = BASE64_TEXT.match(data, start, start + BASE64_RUN).end()  # type: ignore[union-attr]
+    # (a run of none or more always matches; what it decodes is bounded by the budget)
+    end = BASE64_TEXT.match(data, start).end()  # type: ignore[union-attr]
     before = base64_characters(data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
     characters = before + base64_characters(data[start:end])
     content = decoded(characters[: budget.take(len(characters))].decode("ascii"))
@@ -97,7 +96,7 @@ def _hex_blob(
     """Decode the hex text that opens at the match and scan what it encodes."""
     start = match.start()
     # (a run of a byte or more matches where the opening did)
-    end = _HEX_TEXT.match(data, start, start + BASE64_RUN).end()  # type: ignore[union-attr]
+    end = _HEX_TEXT.match(data, start).end()  # type: ignore[union-attr]
     digits = _HEX_NOISE.sub(b"", data[start:end])
     digits = digits[: budget.take(len(digits)) // 2 * 2]
     import binascii

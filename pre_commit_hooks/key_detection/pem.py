@@ -7,13 +7,13 @@ import re
 from pre_commit_hooks.key_detection.bodies import key_in_body
 from pre_commit_hooks.key_detection.rows import PEM_WINDOW, Budget, Finding
 from pre_commit_hooks.key_detection.text import (
-    LEGACY_ENCRYPTED,
     LONG_RUN,
     PEM_END,
     PEM_HEADER,
     SUSPECT_LINE,
     base64_body,
     decoded,
+    legacy_encrypted,
     readings,
     unescaped,
 )
@@ -38,7 +38,7 @@ def pem_block(
         kind = key_in_body(content)
         if kind is not None:
             break
-    if kind is None and LEGACY_ENCRYPTED.search(window) and content and len(content) % 8 == 0:
+    if kind is None and legacy_encrypted(window) and content and len(content) % 8 == 0:
         kind = "encrypted private key (legacy PEM, Proc-Type: 4,ENCRYPTED)"
     reach = end.end() if end else limit
     if kind is not None:

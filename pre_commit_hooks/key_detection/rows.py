@@ -7,13 +7,15 @@ from collections.abc import Callable, Iterator
 
 # how far a key body may reach past its header (a 16384-bit RSA key is 13 KB)
 PEM_WINDOW = 256 * 1024
-BASE64_RUN = 4 * 1024 * 1024  # the longest base64 text decoded in one piece
 UNPACKED = 64 * 1024 * 1024  # the most bytes one file may unpack or decode, at all levels together
 ARCHIVE_MEMBERS = 10_000
 MAX_DEPTH = 4  # e.g. a key in a tar in a gzip, base64-encoded in a YAML file
-# Candidates one detector checks per chunk: random base64 has a possible DER start every ~340
-# bytes (about 100,000 in a chunk); only a crafted file has more, and its checks stop here.
+# Places a key may start that one file may have checked, at all levels together: a crafted file
+# of key openings (or a zip of many such members) stops here, and is reported.
 CANDIDATES = 200_000
+# What the report of a file says stopped its scan (the file is reported: a scan fails closed).
+UNPACK_LIMIT = f"the {UNPACKED >> 20} MiB a file may unpack or decode"
+NESTING_LIMIT = f"{MAX_DEPTH} levels of nesting (archives, compression, encodings)"
 
 
 class Finding:
@@ -32,19 +34,28 @@ Scan = Callable[..., "tuple[list[Finding], int]"]
 
 class Budget:
     """What all levels of one file's scan share: how many more bytes it may unpack or decode (a zip
-    bomb stops here, not in memory), and the scan that reads what was unpacked (the handlers that
-    unwrap bytes sit below the table that scan reads, so it reaches them here)."""
+    bomb stops here, not in memory) and candidates it may check, the limits that stopped a part of
+    it (each is reported: a scan fails closed), and the scan that reads what was unpacked (the
+    handlers that unwrap bytes sit below the table that scan reads, so they reach it here)."""
 
-    __slots__ = ("remaining", "scan")
+    __slots__ = ("candidates", "remaining", "scan", "stopped")
 
     def __init__(self, scan: Scan, remaining: int = UNPACKED) -> None:
         self.scan = scan
         self.remaining = remaining
+        self.candidates = CANDIDATES
+        self.stopped: dict[str, None] = {}  # the limits reached, in order, each once
 
     def take(self, wanted: int) -> int:
+        """Up to ``wanted`` bytes more; fewer stop the scan at the unpacking limit."""
         granted = max(0, min(wanted, self.remaining))
         self.remaining -= granted
+        if granted < wanted:
+            self.stop(UNPACK_LIMIT)
         return granted
+
+    def stop(self, limit: str) -> None:
+        self.stopped[limit] = None
 
 
 Form = tuple[bytes, ...]  # a regular expression over squeezed bytes, one piece per character
@@ -106,6 +117,7 @@ SQUEEZED_OUT = bytes(byte for byte in range(256) if byte not in UPPER_OR_DIGIT)
 def nested(data: bytes, depth: int, budget: Budget, offset: int, how: str) -> list[Finding]:
     """The keys inside bytes unwrapped from the file, reported where their wrapper starts."""
     if depth >= MAX_DEPTH:
+        budget.stop(NESTING_LIMIT)
         return []
     found, _ = budget.scan(data, depth + 1, budget)
     return [Finding(offset, f"{finding.kind}, {how}", finding.proven) for finding in found]

@@ -93,6 +93,10 @@ def scan(
         # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
         # would only find the same thing twice.
         if position >= covered:
+            if budget.candidates <= 0:
+                budget.stop(f"{CANDIDATES:,} places a key may start")
+                break
+            budget.candidates -= 1
             found, end = DETECTORS[row].handle(data, match, depth, budget)
             findings += found
             covered = max(covered, end)
@@ -102,9 +106,8 @@ def scan(
 def _hits(
     row: int, pattern: re.Pattern[bytes] | WhenUsed, data: bytes, start: int, stop: int
 ) -> Iterator[tuple[int, int, re.Match[bytes]]]:
-    """(position, row, match) for the pattern's first ``CANDIDATES`` matches starting before
-    ``stop``."""
-    for _, match in zip(range(CANDIDATES), pattern.finditer(data, start), strict=False):
+    """(position, row, match) for the pattern's matches starting before ``stop``."""
+    for match in pattern.finditer(data, start):
         if match.start() >= stop:
             return
         yield match.start(), row, match

@@ -18,9 +18,8 @@ _NOT_BODY = re.compile(
     r"|pragma: allowlist (?:nextline )?secret"
 )
 _PGP_CHECKSUM = re.compile(r"(?<![A-Za-z0-9+/=])=[A-Za-z0-9+/]{4}(?![A-Za-z0-9+/])")
-LEGACY_ENCRYPTED = re.compile(
-    r"Proc-Type: *4,ENCRYPTED.*DEK-Info: *[A-Z0-9-]+,[0-9A-Fa-f]{16,}", re.DOTALL
-)
+_PROC_TYPE = re.compile(r"Proc-Type: *4,ENCRYPTED")
+_DEK_INFO = re.compile(r"DEK-Info: *[A-Z0-9-]+,[0-9A-Fa-f]{16,}")
 _BASE64_IN_LINE = re.compile(r"[A-Za-z0-9+/]+=*")
 _ESCAPE = re.compile(
     r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\([^ux])|%([0-9a-fA-F]{2})"
@@ -108,3 +107,11 @@ def base64_characters(text: bytes) -> bytes:
     backslash there is no escape, and one translate drops the rest far faster than a substitution
     of each of the many line breaks of wrapped base64."""
     return _BASE64_NOISE.sub(b"", text) if b"\\" in text else text.translate(None, _NOT_BASE64)
+
+
+def legacy_encrypted(window: str) -> bool:
+    """A legacy encrypted PEM's headers: Proc-Type, then DEK-Info with its salt. Two searches, each
+    over the window once (one expression with ``.*`` between them would backtrack over the window
+    from every Proc-Type line: a block full of them cost seconds per MB)."""
+    proc_type = _PROC_TYPE.search(window)
+    return proc_type is not None and _DEK_INFO.search(window, proc_type.end()) is not None
