@@ -120,3 +120,20 @@ def test_committed_private_key_is_refused_by_forbid_chef_secrets(
     assert "cookbooks/example/files/deploy_key" in result.stdout
     repo_check = next(line for line in result.stdout.splitlines() if "repository as a" in line)
     assert repo_check.endswith("Passed")
+
+
+@pytest.mark.parametrize("decoy", ["--help", "-x.txt"])
+def test_a_file_named_like_an_option_does_not_switch_the_scan_off(
+    repo: Path, hook_env: dict[str, str], decoy: str
+) -> None:
+    """pre-commit passes the staged names after the hook's entry: a committed file named --help
+    made forbid-chef-secrets print its usage and pass ("Passed") the key staged beside it."""
+    key = repo / "cookbooks" / "example" / "files" / "deploy_key"
+    key.parent.mkdir()
+    key.write_bytes(private_key_pem())
+    (repo / decoy).write_text("# notes\n", "utf-8")
+    result = commit(repo, hook_env, "cookbooks/example/files/deploy_key", decoy)
+    assert result.returncode == 1, result.stdout
+    forbid = next(line for line in result.stdout.splitlines() if "forbid Chef keys" in line)
+    assert forbid.endswith("Failed")
+    assert "cookbooks/example/files/deploy_key:1: RSA private key" in result.stdout
