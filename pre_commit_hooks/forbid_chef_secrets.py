@@ -113,8 +113,10 @@ def _first_chunk(descriptor: int) -> bytes | None:
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
         return None  # a device such as /dev/zero would never end
-    # read(n) allocates n bytes first: ask for no more than the file holds
-    return data + _read(descriptor, min(status.st_size, CHUNK + OVERLAP) - FIRST_READ)
+    # Read it again from its start, in one piece: joining the first read to the rest would copy
+    # the whole chunk once more. (read(n) allocates n bytes first: no more than the file holds.)
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    return _read(descriptor, min(status.st_size, CHUNK + OVERLAP))
 
 
 def _read(descriptor: int, wanted: int) -> bytes:

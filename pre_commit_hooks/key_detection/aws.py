@@ -7,14 +7,14 @@ import re
 from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Budget, Finding, nested
 from pre_commit_hooks.key_detection.text import decoded
 
-_AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
+AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
 # bytes either side of a key id its secret may be (a credentials file puts them on adjacent lines,
 # a .env file may have a screen of settings between them)
 AWS_PAIR_DISTANCE = 4096
 # Key ids less than that apart are one cluster, looked at once: a file of a million ids costs a
 # pass over the file, not a million windows.
 AWS_KEY_IDS = re.compile(
-    _AWS_KEY_ID + rb"(?:[\s\S]{0,%d}?" % AWS_PAIR_DISTANCE + _AWS_KEY_ID + rb")*"
+    AWS_KEY_ID + rb"(?:[\s\S]{0,%d}?" % AWS_PAIR_DISTANCE + AWS_KEY_ID + rb")*"
 )
 _AWS_SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
 # A secret access key is 30 random bytes in base64: it mixes cases and digits (a SHA-1 does not).
@@ -46,7 +46,7 @@ def aws_key_pairs(
     from bisect import bisect_left
 
     findings = []
-    for key_id in re.compile(_AWS_KEY_ID).finditer(data, match.start(), match.end()):
+    for key_id in re.compile(AWS_KEY_ID).finditer(data, match.start(), match.end()):
         glued = key_id.start() > 0 and data[key_id.start() - 1] in UPPER_OR_DIGIT  # a longer word
         nearest = bisect_left(secrets, key_id.start() - AWS_PAIR_DISTANCE)
         paired = nearest < len(secrets) and secrets[nearest] <= key_id.end() + AWS_PAIR_DISTANCE

@@ -71,8 +71,7 @@ def whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], 
 
 # (an archive larger than the hook's first read is cut short: it cannot be read either)
 UNREADABLE = (
-    "an archive or compressed stream that cannot be read to its end"
-    " (damaged, encrypted, too large)"
+    "an archive or compressed stream that cannot be read to its end (damaged, encrypted, too large)"
 )
 
 

@@ -52,11 +52,17 @@ GZIP_HEAD: Head = (*((byte,) for byte in COMPRESSIONS[0][0]), (8,), range(0x20))
 def base64_opening(heads: tuple[Head, ...]) -> Detector:
     """The row for base64 text that opens with one of ``heads`` (byte sets whose base64 has one
     first character; in the middle of base64 text they are only noise): decoded and scanned. The
-    look back follows the first character, so sre still finds candidates by it alone; first, it
-    would be tried at every position."""
+    look back follows the characters every head opens with, so sre still finds candidates by
+    them alone (a gzip's "H4sI", not every "H"); first, it would be tried at every position."""
     characters = [base64_of(head) for head in heads]
-    first = re.escape(bytes(characters[0][0]))
-    rest = b"|".join(b"".join(map(one_of, head[1:])) for head in characters)
+    # the characters all heads open with, each one possible character: sre searches for them
+    fixed = 0
+    while all(len(head) > fixed and len(head[fixed]) == 1 for head in characters) and (
+        len({head[fixed] for head in characters}) == 1
+    ):
+        fixed += 1
+    first = re.escape(bytes(min(options) for options in characters[0][:fixed]))
+    rest = b"|".join(b"".join(map(one_of, head[fixed:])) for head in characters)
     pattern = WhenUsed(first + rb"(?<![A-Za-z0-9+/]" + first + rb")(?:" + rest + b")")
     squeezed = tuple(map(squeezed_form, characters))
     return Detector(squeezed, pattern.search, pattern, base64_blob)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 from pre_commit_hooks.key_detection.aws import (
+    AWS_KEY_ID,
     AWS_KEY_IDS,
     AWS_SECRETS_IN_BASE64,
     aws_key_pairs,
@@ -37,10 +38,11 @@ from pre_commit_hooks.key_detection.rows import (
     Budget,
     Detector,
     Finding,
+    Form,
     Handler,
     WhenUsed,
 )
-from pre_commit_hooks.key_detection.text import PEM_HEADER
+from pre_commit_hooks.key_detection.text import LABEL_WORD, PEM_HEADER
 
 
 def scan(
@@ -113,10 +115,33 @@ def _hits(
         yield match.start(), row, match
 
 
-def _anchored(anchors: tuple[bytes, ...], pattern: re.Pattern[bytes], handle: Handler) -> Detector:
-    """A row whose tests are searches for its anchors, one of which is in any file it reports."""
-    squeezed = tuple(squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors)
-    return Detector(squeezed, search_for(anchors), pattern, handle)
+def _anchored(
+    anchors: tuple[bytes, ...],
+    pattern: re.Pattern[bytes],
+    handle: Handler,
+    test: bytes = b"",
+    squeezed: tuple[Form, ...] = (),
+) -> Detector:
+    """A row whose tests are searches for its anchors, one of which is in any file it reports:
+    ``test``, an expression for them that sre searches faster (by a literal it opens with, or a
+    class instead of an alternation), and ``squeezed``, forms that say more than the anchors."""
+    squeezed = squeezed or tuple(
+        squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors
+    )
+    present = re.compile(test).search if test else search_for(anchors)
+    return Detector(squeezed, present, pattern, handle)
+
+
+# Squeezed, a private key's PEM header is BEGIN, maybe "20" (a URL-encoded space), then the words
+# of its label up to PRIVATE, each with its "20": the file must hold that, not PRIVATE alone (a
+# binary file's squeezed bytes hold PRIVATE by chance, and its scan for headers then cost more
+# than the rest of its scan).
+_BEFORE_PRIVATE = 5 * (LABEL_WORD + 2) + 2
+PRIVATE_LABEL: Form = (
+    *(bytes([byte]) for byte in b"BEGIN"),
+    b"[A-Z0-9]{0,%d}" % _BEFORE_PRIVATE,
+    *(bytes([byte]) for byte in b"PRIVATE"),
+)
 
 
 # A row's test, pattern and handler run only where its squeezed forms are in the squeezed bytes
@@ -124,9 +149,9 @@ def _anchored(anchors: tuple[bytes, ...], pattern: re.Pattern[bytes], handle: Ha
 DETECTORS: tuple[Detector, ...] = (
     # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
     # blocks, certificates too, whose bodies it consumes
-    _anchored((b"PRIVATE",), PEM_HEADER, pem_block),
+    _anchored((b"PRIVATE",), PEM_HEADER, pem_block, squeezed=(PRIVATE_LABEL,)),
     _anchored((b"PuTTY-User-Key-File-",), PUTTY, putty_key),
-    _anchored((b"AKIA", b"ASIA"), AWS_KEY_IDS, aws_key_pairs),
+    _anchored((b"AKIA", b"ASIA"), AWS_KEY_IDS, aws_key_pairs, AWS_KEY_ID),
     _anchored((b"AWS_SECRET_ACCESS_KEY",), AWS_SECRETS_IN_BASE64, base64_aws_key_pairs),
     # a binary file (a NUL in its head) may hold a DER key anywhere
     Detector((), binary, DER_KEY_START, embedded_der),
@@ -134,6 +159,11 @@ DETECTORS: tuple[Detector, ...] = (
         (b"LS0t",),  # base64 of "---", in every alignment of "-----"
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in PEM_IN_BASE64)),
         partial(base64_blob, leads=tuple(lead for _, lead in PEM_IN_BASE64)),
+        # squeezed, each reading from its LS0t on (LS0 alone is in binary data by chance)
+        squeezed=tuple(
+            squeezed_form([frozenset((byte,)) for byte in form[form.index(b"LS0t") :]])
+            for form, _ in PEM_IN_BASE64
+        ),
     ),
     base64_opening(DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
     base64_opening((JKS_HEAD,)),
@@ -142,8 +172,8 @@ DETECTORS: tuple[Detector, ...] = (
     # An RSA key's numbers hold its public exponent, AQAB (65537, base64), as a JSON string (its
     # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
     # either); an EC key names its curve.
-    _anchored((b'"AQAB', b">AQAB<"), KEY_NUMBERS, key_numbers),
-    _anchored((b'"P-256', b'"P-384', b'"P-521'), KEY_NUMBERS, key_numbers),
+    _anchored((b'"AQAB', b">AQAB<"), KEY_NUMBERS, key_numbers, rb'AQAB(?<=[">]AQAB)'),
+    _anchored((b'"P-256', b'"P-384', b'"P-521'), KEY_NUMBERS, key_numbers, rb'"P-(?:256|384|521)'),
 )
 
 

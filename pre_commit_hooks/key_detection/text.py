@@ -6,8 +6,12 @@ import re
 from collections.abc import Iterator
 
 _SPACE = rb"(?: |%20|\+)"  # a space, also URL-encoded
+# A label is up to six words of up to LABEL_WORD characters (the longest a tool writes is 10,
+# ENCRYPTED): what bounds the row's squeezed form (scanning.PRIVATE_LABEL).
+LABEL_WORD = 40
+_WORD = rb"[A-Z0-9]{1,%d}" % LABEL_WORD
 PEM_HEADER = re.compile(
-    rb"----(?:- ?| )BEGIN" + _SPACE + rb"([A-Z0-9]+(?:" + _SPACE + rb"[A-Z0-9]+){0,5}) ?-{4,5}"
+    rb"----(?:- ?| )BEGIN" + _SPACE + rb"(" + _WORD + rb"(?:" + _SPACE + _WORD + rb"){0,5}) ?-{4,5}"
 )
 PEM_END = re.compile(rb"----(?:- ?| )END" + _SPACE)
 ALLOWLIST_MARKER = "pragma: allowlist secret"
