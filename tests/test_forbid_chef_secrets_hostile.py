@@ -9,9 +9,12 @@ through-the-buildspec tests of file names live with the other real runs
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
+import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -252,3 +255,104 @@ def test_crafted_files_cost_time_linear_in_their_size(tmp_path: Path, family: st
     large = scan_seconds(tmp_path, make(2 * 1024 * 1024))
     assert large < 8 * small + 0.5, (small, large)
     assert large < 10
+
+
+# --- 4. wrapped secrets ----------------------------------------------------------------------
+
+
+def k8s_secret(name: str, content: bytes) -> bytes:
+    """A Kubernetes Secret: its data values are base64 (kubernetes.io/docs/concepts/configuration/
+    secret: "The values for all keys in the data field have to be base64-encoded strings")."""
+    value = base64.b64encode(content).decode()
+    return (f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: chef\ntype: Opaque\ndata:\n"
+            f"  {name}: {value}\n").encode()
+
+
+def jwk_set() -> bytes:
+    return json.dumps({"keys": [keymaterial.json_web_key("RSA")]}, indent=2).encode()
+
+
+def aws_secret() -> str:
+    """A made-up secret access key: 30 random bytes in base64, as AWS issues them."""
+    while True:
+        secret = base64.b64encode(os.urandom(30)).decode()
+        if all(any(test(c) for c in secret) for test in (str.isupper, str.islower, str.isdigit)):
+            return secret
+
+
+def aws_key_id() -> str:
+    return "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+
+
+@pytest.mark.parametrize("wrapped", ["jwk", "putty", "credentials"])
+def test_keys_base64_encoded_in_a_kubernetes_secret_are_found(tmp_path: Path, wrapped: str) -> None:
+    """Caught in plain text, these passed once base64-encoded as a Secret's data value."""
+    content = {
+        "jwk": jwk_set,
+        "putty": lambda: keymaterial.putty_key(3),
+        "credentials": lambda: f"[default]\naws_secret_access_key = {aws_secret()}\n".encode(),
+    }[wrapped]()
+    (tmp_path / "secret.yaml").write_bytes(k8s_secret("value", content))
+    code, out = hook(tmp_path, ["secret.yaml"])
+    assert code == 1, out
+    assert out.startswith("secret.yaml:7: ") and "base64-encoded" in out.splitlines()[0]
+
+
+NAMED_SECRETS = {
+    "credentials": "[default]\naws_secret_access_key = {secret}\nregion = eu-west-1\n",
+    ".env": "AWS_DEFAULT_REGION=eu-west-1\nAWS_SECRET_ACCESS_KEY={secret}\n",
+    "deploy.sh": 'export AWS_SECRET_ACCESS_KEY="{secret}"\n',
+    "config.yml": "aws:\n  aws_secret_access_key: '{secret}'\n",
+    "keys.json": '{{\n  "AccessKey": {{\n    "SecretAccessKey": "{secret}"\n  }}\n}}\n',
+    "knife.rb": "knife[:aws_secret_access_key] = '{secret}'\n",
+    "s3.rb": "Aws.config.update(secret_access_key: \"{secret}\")\n",
+    "hash.rb": ':aws_secret_access_key => "{secret}",\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_SECRETS))
+def test_an_aws_secret_assigned_by_its_name_alone_is_found(tmp_path: Path, name: str) -> None:
+    """No key id near it to pair with: its well-known name is what git-secrets goes by
+    (awslabs/git-secrets, git-secrets: the `(AWS|aws|Aws)?_?(SECRET|secret|Secret)?_?(ACCESS|
+    access|Access)?_?(KEY|key|Key)` assignment pattern)."""
+    text = NAMED_SECRETS[name].format(secret=aws_secret())
+    (tmp_path / name).write_text(text, "utf-8")
+    code, out = hook(tmp_path, [name])
+    assert code == 1, out
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "ecret" in row.lower())
+    assert out.startswith(f"{name}:{line}: AWS secret access key (assigned by its name)")
+
+
+def test_documentation_example_keys_and_placeholders_still_pass(tmp_path: Path) -> None:
+    """AWS's documented example pair (docs.aws.amazon.com, cli-configure-files) and names
+    assigned what is no key."""
+    files = {
+        "credentials": "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        ".env": "AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY}\n",
+        "deploy.sh": 'export AWS_SECRET_ACCESS_KEY="$(aws configure get secret)"\n',
+        "sha.txt": "aws_secret_access_key = 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12\n",
+        "secret.yaml": k8s_secret("AWS_SECRET_ACCESS_KEY",
+                                  b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").decode(),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, "utf-8")
+    assert hook(tmp_path, list(files)) == (0, "")
+
+
+def test_a_named_secret_beside_its_key_id_is_reported_once(tmp_path: Path) -> None:
+    text = (f"[default]\naws_access_key_id = {aws_key_id()}\n"
+            f"aws_secret_access_key = {aws_secret()}\n")
+    (tmp_path / "credentials").write_text(text, "utf-8")
+    code, out = hook(tmp_path, ["credentials"])
+    assert code == 1
+    assert [line.split(": ")[0] for line in out.splitlines()[::2]] == ["credentials:2"]
+
+
+def test_a_named_secret_base64_encoded_in_a_kubernetes_secret_is_found(tmp_path: Path) -> None:
+    (tmp_path / "secret.yaml").write_bytes(
+        k8s_secret("AWS_SECRET_ACCESS_KEY", aws_secret().encode())
+    )
+    code, out = hook(tmp_path, ["secret.yaml"])
+    assert code == 1, out
+    assert "AWS secret access key (assigned by its name), base64-encoded" in out

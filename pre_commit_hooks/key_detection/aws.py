@@ -75,7 +75,45 @@ def base64_aws_key_pairs(
     data: bytes, match: re.Match[bytes], depth: int, budget: Budget
 ) -> tuple[list[Finding], int]:
     """Secret access keys in base64 and, near them, the values of a key id's length, decoded and
-    searched as a credentials file is."""
+    searched as a credentials file is (each secret under its name)."""
     start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
     values = [decoded(value.decode()) for value in _BASE64_AWS_VALUE.findall(data, start, end)]
-    return nested(b"\n".join(values), depth, budget, match.start(), "base64-encoded"), match.end()
+    # a secret's value keeps its name: without a key id beside it, the name alone tells it
+    named = [b"AWS_SECRET_ACCESS_KEY=" + value if len(value) == 40 else value for value in values]
+    return nested(b"\n".join(named), depth, budget, match.start(), "base64-encoded"), match.end()
+
+
+# A secret access key assigned by one of its well-known names, as git-secrets finds it:
+# AWS_SECRET_ACCESS_KEY=... (shell, .env), aws_secret_access_key = ... (INI, YAML),
+# "SecretAccessKey": "..." (JSON, as `aws iam create-access-key` prints it), knife[:aws_secret_
+# access_key] = '...' or secret_access_key: '...' (Ruby).
+_SECRET_NAME = rb"(?:aws_?|AWS_?|Aws)?(?:secret_access_key|SECRET_ACCESS_KEY|SecretAccessKey)"
+AWS_SECRETS_BY_NAME = re.compile(
+    _SECRET_NAME + rb"[\"'\]\\]*\s*(?::|=>|=)\s*[\"'\\]*([A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])"
+)
+# What a file that names a secret in lower or camel case holds, searched in the file itself (the
+# squeezed bytes keep nothing of it; the upper-case name is searched there): one expression that
+# opens with a literal, which sre searches fast.
+_NAME_IN_LOWER_CASE = re.compile(rb"ccess(?:_key|Key)")
+
+
+def names_a_secret(data: bytes) -> bool:
+    """Text (a binary file is searched for keys, not for names) that holds such a name."""
+    return data.find(b"\x00", 0, 8192) < 0 and _NAME_IN_LOWER_CASE.search(data) is not None
+
+
+def aws_secrets_by_name(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget
+) -> tuple[list[Finding], int]:
+    """A secret access key assigned by its name, with no key id near it (the pairs report those;
+    AWS's documented EXAMPLEKEY is none)."""
+    secret = match[1]
+    if b"EXAMPLE" in secret or not all(kind.search(secret) for kind in MIXED):
+        return [], match.end()
+    start, end = max(0, match.start() - AWS_PAIR_DISTANCE), match.end() + AWS_PAIR_DISTANCE
+    key_ids = re.compile(AWS_KEY_ID).finditer(data, start, end)
+    if any(b"EXAMPLE" not in key_id[0] for key_id in key_ids):
+        return [], match.end()
+    return [Finding(match.start(), "AWS secret access key (assigned by its name)", False)], (
+        match.end()
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from pre_commit_hooks.key_detection.blobs import COMPRESSIONS
 from pre_commit_hooks.key_detection.der import KEYSTORE_MAGIC
@@ -111,3 +112,55 @@ def _hex_blob(
 
 
 # A private key written out as its numbers: a JSON Web Key with its private member "d" (quotes may
+
+
+# How far back from a marker its base64 run may open (a whole JSON Web Key Set or credentials file
+# is a few kilobytes; past this, the run is decoded from the marker's own base64 group on).
+RUN_REACH = 64 * 1024
+_NOT_BASE64_TEXT = re.compile(rb"[^A-Za-z0-9+/\s\\]")
+
+
+def marked_base64(marker: bytes, groups: bytes) -> tuple[Detector, ...]:
+    """The rows for base64 text that holds ``marker``, one per alignment (a literal each, which
+    sre searches fast; one expression for the three would try every branch at every byte): a key
+    whose wrapper base64 hides from the rows for plain text, such as a JSON Web Key or a PuTTY
+    key as a Kubernetes Secret's value. The whole run is decoded (a key's other members may come
+    before the marker) and scanned. The three readings' squeezed forms start at a byte all of
+    them hold, so that they share one group (each group's search costs every file a pass over
+    its squeezed bytes), one of ``groups`` where they can."""
+    forms = base64_forms(marker)
+    squeezed = [squeezed_form([frozenset((byte,)) for byte in form]) for form, _ in forms]
+    shared = set.intersection(*(set(pieces) for pieces in squeezed))
+    if shared:
+        # the byte that leaves the most (pieces after it) in the shortest of the forms, one that
+        # opens other rows' forms first (no new group) where it leaves four
+        def left(piece: bytes) -> int:
+            return min(len(pieces) - pieces.index(piece) for pieces in squeezed)
+
+        first = max(shared, key=lambda piece: (piece in groups and left(piece) >= 4, left(piece)))
+        squeezed = [pieces[pieces.index(first) :] for pieces in squeezed]
+    return tuple(
+        Detector(
+            (pieces,),
+            pattern.search,
+            pattern,
+            partial(_base64_run, leads=(lead,)),
+        )
+        for (form, lead), pieces in zip(forms, squeezed, strict=True)
+        for pattern in [re.compile(b"(" + re.escape(form) + b")")]
+    )
+
+
+def _base64_run(
+    data: bytes, match: re.Match[bytes], depth: int, budget: Budget, *, leads: tuple[int, ...]
+) -> tuple[list[Finding], int]:
+    floor = max(0, match.start() - RUN_REACH)
+    # the run opens after the last byte before the marker that base64 text cannot hold
+    before = _NOT_BASE64_TEXT.search(data[floor : match.start()][::-1])
+    if before is None and floor > 0:
+        return base64_blob(data, match, depth, budget, leads=leads)
+    start = match.start() - before.start() if before else floor
+    end = BASE64_TEXT.match(data, match.start()).end()  # type: ignore[union-attr]
+    characters = base64_characters(data[start:end])
+    content = decoded(characters[: budget.take(len(characters))].decode("ascii"))
+    return nested(content, depth, budget, start, "base64-encoded"), end

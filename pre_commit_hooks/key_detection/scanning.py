@@ -9,9 +9,12 @@ from functools import partial
 from pre_commit_hooks.key_detection.aws import (
     AWS_KEY_ID,
     AWS_KEY_IDS,
+    AWS_SECRETS_BY_NAME,
     AWS_SECRETS_IN_BASE64,
     aws_key_pairs,
+    aws_secrets_by_name,
     base64_aws_key_pairs,
+    names_a_secret,
 )
 from pre_commit_hooks.key_detection.blobs import (
     BLOB_FIRST_BYTES,
@@ -28,6 +31,7 @@ from pre_commit_hooks.key_detection.encoded import (
     base64_blob,
     base64_opening,
     hex_opening,
+    marked_base64,
 )
 from pre_commit_hooks.key_detection.expressions import alternation, search_for, squeezed_form
 from pre_commit_hooks.key_detection.key_numbers import KEY_NUMBERS, key_numbers
@@ -153,6 +157,9 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"PuTTY-User-Key-File-",), PUTTY, putty_key),
     _anchored((b"AKIA", b"ASIA"), AWS_KEY_IDS, aws_key_pairs, AWS_KEY_ID),
     _anchored((b"AWS_SECRET_ACCESS_KEY",), AWS_SECRETS_IN_BASE64, base64_aws_key_pairs),
+    # in upper case the squeezed bytes hold the name; in lower or camel case, only the file does
+    _anchored((b"SECRET_ACCESS_KEY",), AWS_SECRETS_BY_NAME, aws_secrets_by_name),
+    Detector((), names_a_secret, AWS_SECRETS_BY_NAME, aws_secrets_by_name),
     # a binary file (a NUL in its head) may hold a DER key anywhere
     Detector((), binary, DER_KEY_START, embedded_der),
     _anchored(
@@ -164,6 +171,12 @@ DETECTORS: tuple[Detector, ...] = (
             squeezed_form([frozenset((byte,)) for byte in form[form.index(b"LS0t") :]])
             for form, _ in PEM_IN_BASE64
         ),
+    ),
+    # what marks a key or credentials file inside base64 text (a Kubernetes Secret's value)
+    *(
+        row
+        for marker in (b'"kty":', b"PuTTY-User-Key-File-", b"aws_secret_access_key")
+        for row in marked_base64(marker, b"ABLMP")
     ),
     base64_opening(DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
     base64_opening((JKS_HEAD,)),
