@@ -137,3 +137,19 @@ def test_a_file_named_like_an_option_does_not_switch_the_scan_off(
     forbid = next(line for line in result.stdout.splitlines() if "forbid Chef keys" in line)
     assert forbid.endswith("Failed")
     assert "cookbooks/example/files/deploy_key:1: RSA private key" in result.stdout
+
+
+def test_the_hooks_environment_holds_only_what_the_hooks_import(
+    repo: Path, hook_env: dict[str, str]
+) -> None:
+    """pre-commit installs the kit with its dependencies for the hooks: PyYAML, not the command
+    line's boto3, cookiecutter, cryptography or pre-commit (the `cli` extra)."""
+    result = git(repo, hook_env, "commit", "--allow-empty", "-m", "Build the hooks' environment")
+    assert result.returncode == 0, result.stdout
+    home = Path(hook_env["PRE_COMMIT_HOME"])
+    (python,) = {path for path in home.glob("repo*/py_env-*/bin/python")}
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True,
+                            capture_output=True, text=True).stdout.lower()
+    installed = {line.split("==")[0] for line in listed.split()}
+    assert "pyyaml" in installed
+    assert installed.isdisjoint({"boto3", "botocore", "cookiecutter", "cryptography", "pre-commit"})
