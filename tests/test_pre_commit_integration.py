@@ -147,7 +147,7 @@ def test_the_hooks_environment_holds_only_what_the_hooks_import(
     result = git(repo, hook_env, "commit", "--allow-empty", "-m", "Build the hooks' environment")
     assert result.returncode == 0, result.stdout
     home = Path(hook_env["PRE_COMMIT_HOME"])
-    (python,) = {path for path in home.glob("repo*/py_env-*/bin/python")}
+    (python,) = set(home.glob("repo*/py_env-*/bin/python"))
     listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True,
                             capture_output=True, text=True).stdout.lower()
     installed = {line.split("==")[0] for line in listed.split()}
