@@ -60,7 +60,8 @@ def main() -> int:
             sha = subprocess.run(
                 ["git", "rev-parse", rev], cwd=clone, check=True, capture_output=True, text=True
             ).stdout.strip()
-            times, packages = [], []
+            times: list[float] = []
+            packages: list[str] = []
             for run in range(args.runs):
                 scratch = Path(directory) / f"{sha[:12]}-{run}"
                 scratch.mkdir()

@@ -287,11 +287,12 @@ def aws_key_id() -> str:
 @pytest.mark.parametrize("wrapped", ["jwk", "putty", "credentials"])
 def test_keys_base64_encoded_in_a_kubernetes_secret_are_found(tmp_path: Path, wrapped: str) -> None:
     """Caught in plain text, these passed once base64-encoded as a Secret's data value."""
-    content = {
-        "jwk": jwk_set,
-        "putty": lambda: keymaterial.putty_key(3),
-        "credentials": lambda: f"[default]\naws_secret_access_key = {aws_secret()}\n".encode(),
-    }[wrapped]()
+    if wrapped == "jwk":
+        content = jwk_set()
+    elif wrapped == "putty":
+        content = keymaterial.putty_key(3)
+    else:
+        content = f"[default]\naws_secret_access_key = {aws_secret()}\n".encode()
     (tmp_path / "secret.yaml").write_bytes(k8s_secret("value", content))
     code, out = hook(tmp_path, ["secret.yaml"])
     assert code == 1, out
@@ -356,3 +357,38 @@ def test_a_named_secret_base64_encoded_in_a_kubernetes_secret_is_found(tmp_path:
     code, out = hook(tmp_path, ["secret.yaml"])
     assert code == 1, out
     assert "AWS secret access key (assigned by its name), base64-encoded" in out
+
+
+# --- 5. formats not yet covered ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_a_microsoft_pvk_key_is_found(tmp_path: Path, encrypted: bool) -> None:
+    """PVK as `openssl rsa -outform PVK` writes it (openssl-rsa(1): -pvk-none writes it plain;
+    encryption needs RC4, from OpenSSL 3's legacy provider)."""
+    openssl = keymaterial.require("openssl")
+    (tmp_path / "key.pem").write_bytes(key())
+    protection = (["-passout", "pass:correct horse", "-provider", "legacy", "-provider", "default"]
+                  if encrypted else ["-pvk-none"])
+    subprocess.run([openssl, "rsa", "-in", "key.pem", "-outform", "PVK", *protection, "-out",
+                    "signing.pvk"], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "renamed.bin").write_bytes((tmp_path / "signing.pvk").read_bytes())
+    code, out = hook(tmp_path, ["renamed.bin"])
+    assert code == 1, out
+    kind = "Microsoft PVK private key" + (" (encrypted)" if encrypted else "")
+    assert out.startswith(f"renamed.bin:1: {kind}\n")
+
+
+def test_a_wireguard_private_key_is_found_and_a_placeholder_passes(tmp_path: Path) -> None:
+    """wg(8): PrivateKey is a base64 private key, 32 bytes, as `wg genkey` prints it."""
+    private = base64.b64encode(os.urandom(32)).decode()
+    (tmp_path / "wg0.conf").write_text(
+        f"[Interface]\nAddress = 10.0.0.1/24\nPrivateKey = {private}\nListenPort = 51820\n", "utf-8"
+    )
+    (tmp_path / "wg-template.conf").write_text(
+        "[Interface]\nPrivateKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "utf-8"
+    )
+    code, out = hook(tmp_path, ["wg0.conf", "wg-template.conf"])
+    assert code == 1
+    assert out.startswith("wg0.conf:3: WireGuard private key\n")
+    assert "wg-template.conf" not in out

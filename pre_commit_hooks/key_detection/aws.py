@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Budget, Finding, nested
+from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Budget, Finding, binary, nested
 from pre_commit_hooks.key_detection.text import decoded
 
 AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
@@ -99,7 +99,7 @@ _NAME_IN_LOWER_CASE = re.compile(rb"ccess(?:_key|Key)")
 
 def names_a_secret(data: bytes) -> bool:
     """Text (a binary file is searched for keys, not for names) that holds such a name."""
-    return data.find(b"\x00", 0, 8192) < 0 and _NAME_IN_LOWER_CASE.search(data) is not None
+    return not binary(data) and _NAME_IN_LOWER_CASE.search(data) is not None
 
 
 def aws_secrets_by_name(

@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pre_commit_hooks.key_detection.bodies import KEY_MAGIC, PGP_SECRET_KEY_TAGS, binary_key
+from pre_commit_hooks.key_detection.bodies import (
+    KEY_MAGIC,
+    PGP_SECRET_KEY_TAGS,
+    PVK_MAGIC,
+    binary_key,
+)
 from pre_commit_hooks.key_detection.der import (
     DER_KEY_HEADS,
     KEYSTORE_MAGIC,
@@ -37,6 +42,7 @@ BLOB_FIRST_BYTES = bytes(
         SEQUENCE,
         *(magic[0] for magic in (*KEYSTORE_MAGIC, *PACKED_MAGIC, *BYTE_ORDER_MARKS)),
         *(magic[0] for magic, _ in KEY_MAGIC),
+        PVK_MAGIC[0],
         *PGP_SECRET_KEY_TAGS,
     }
 )
@@ -191,7 +197,3 @@ def embedded_der(
 ) -> tuple[list[Finding], int]:
     key = der_key(data, match.start())
     return ([Finding(match.start(), key[0], True)], key[1]) if key else ([], match.start() + 1)
-
-
-def binary(data: bytes) -> bool:
-    return data.find(b"\x00", 0, 8192) >= 0

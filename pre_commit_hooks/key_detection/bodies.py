@@ -1,4 +1,4 @@
-"""What a decoded body must be to be a key: DER, OpenSSH, ssh.com or OpenPGP, by structure."""
+"""What a decoded body must be to be a key: DER, OpenSSH, ssh.com, OpenPGP or PVK, by structure."""
 
 from __future__ import annotations
 
@@ -26,7 +26,29 @@ def binary_key(body: bytes) -> str | None:
     for magic, kind in KEY_MAGIC:
         if body.startswith(magic):
             return kind
+    if body.startswith(PVK_MAGIC):
+        return _pvk_key(body)
     return "PGP private key" if _pgp_secret_key(body) else None
+
+
+# Microsoft's PVK file (what `openssl rsa -outform PVK` writes; OpenSSL's crypto/pem/pvkfmt.c):
+# its magic, then five little-endian words: reserved (0), key type (1: exchange, 2: signature),
+# encrypted (0 or 1), salt length, key length; then the salt and the key blob, which opens with a
+# PRIVATEKEYBLOB header (type 7, version 2) when it is not encrypted.
+PVK_MAGIC = b"\x1e\xf1\xb5\xb0"
+
+
+def _pvk_key(body: bytes) -> str | None:
+    words = [int.from_bytes(body[at : at + 4], "little") for at in range(4, 24, 4)]
+    if len(words) < 5 or len(body) < 24:
+        return None
+    reserved, key_type, encrypted, salt, length = words
+    blob = 24 + salt
+    if reserved or key_type not in (1, 2) or encrypted not in (0, 1) or salt > 64 or length < 8:
+        return None
+    if blob + length > len(body) or (not encrypted and body[blob : blob + 2] != b"\x07\x02"):
+        return None
+    return "Microsoft PVK private key" + (" (encrypted)" if encrypted else "")
 
 
 # OpenPGP public-key algorithms: RSA (1-3), Elgamal (16, 20), DSA, ECDH, ECDSA, EdDSA, X25519...

@@ -121,3 +121,8 @@ def nested(data: bytes, depth: int, budget: Budget, offset: int, how: str) -> li
         return []
     found, _ = budget.scan(data, depth + 1, budget)
     return [Finding(offset, f"{finding.kind}, {how}", finding.proven) for finding in found]
+
+
+def binary(data: bytes) -> bool:
+    """A NUL in the file's head: no text (UTF-16 aside, which whole_blob transcodes)."""
+    return data.find(b"\x00", 0, 8192) >= 0
