@@ -378,17 +378,3 @@ def test_a_microsoft_pvk_key_is_found(tmp_path: Path, encrypted: bool) -> None:
     kind = "Microsoft PVK private key" + (" (encrypted)" if encrypted else "")
     assert out.startswith(f"renamed.bin:1: {kind}\n")
 
-
-def test_a_wireguard_private_key_is_found_and_a_placeholder_passes(tmp_path: Path) -> None:
-    """wg(8): PrivateKey is a base64 private key, 32 bytes, as `wg genkey` prints it."""
-    private = base64.b64encode(os.urandom(32)).decode()
-    (tmp_path / "wg0.conf").write_text(
-        f"[Interface]\nAddress = 10.0.0.1/24\nPrivateKey = {private}\nListenPort = 51820\n", "utf-8"
-    )
-    (tmp_path / "wg-template.conf").write_text(
-        "[Interface]\nPrivateKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "utf-8"
-    )
-    code, out = hook(tmp_path, ["wg0.conf", "wg-template.conf"])
-    assert code == 1
-    assert out.startswith("wg0.conf:3: WireGuard private key\n")
-    assert "wg-template.conf" not in out

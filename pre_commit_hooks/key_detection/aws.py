@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Budget, Finding, binary, nested
+from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Budget, Finding, in_text, nested
 from pre_commit_hooks.key_detection.text import decoded
 
 AWS_KEY_ID = rb"A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])"  # AKIA: long-term key, ASIA: temporary
@@ -97,9 +97,8 @@ AWS_SECRETS_BY_NAME = re.compile(
 _NAME_IN_LOWER_CASE = re.compile(rb"ccess(?:_key|Key)")
 
 
-def names_a_secret(data: bytes) -> bool:
-    """Text (a binary file is searched for keys, not for names) that holds such a name."""
-    return not binary(data) and _NAME_IN_LOWER_CASE.search(data) is not None
+# (text only: a binary file is searched for keys, not for names)
+names_a_secret = in_text(_NAME_IN_LOWER_CASE.search)
 
 
 def aws_secrets_by_name(

@@ -20,6 +20,7 @@ from pre_commit_hooks.key_detection.rows import (
     Detector,
     Finding,
     WhenUsed,
+    in_text,
     nested,
 )
 from pre_commit_hooks.key_detection.text import BASE64_TEXT, base64_characters, decoded
@@ -142,7 +143,8 @@ def marked_base64(marker: bytes, groups: bytes) -> tuple[Detector, ...]:
     return tuple(
         Detector(
             (pieces,),
-            pattern.search,
+            # (a text's base64; in a binary file, short readings are there by chance)
+            in_text(pattern.search),
             pattern,
             partial(_base64_run, leads=(lead,)),
         )

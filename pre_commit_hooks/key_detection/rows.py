@@ -126,3 +126,8 @@ def nested(data: bytes, depth: int, budget: Budget, offset: int, how: str) -> li
 def binary(data: bytes) -> bool:
     """A NUL in the file's head: no text (UTF-16 aside, which whole_blob transcodes)."""
     return data.find(b"\x00", 0, 8192) >= 0
+
+
+def in_text(search: Callable[[bytes], object]) -> Callable[[bytes], bool]:
+    """``search``, run only on text: what it looks for is in a binary file's bytes by chance."""
+    return lambda data: not binary(data) and search(data) is not None

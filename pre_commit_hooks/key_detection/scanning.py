@@ -35,9 +35,7 @@ from pre_commit_hooks.key_detection.encoded import (
 from pre_commit_hooks.key_detection.expressions import alternation, search_for, squeezed_form
 from pre_commit_hooks.key_detection.key_numbers import (
     KEY_NUMBERS,
-    WIREGUARD_KEY,
     key_numbers,
-    wireguard_key,
 )
 from pre_commit_hooks.key_detection.pem import PUTTY, pem_block, putty_key
 from pre_commit_hooks.key_detection.rows import (
@@ -124,12 +122,6 @@ def _hits(
         yield match.start(), row, match
 
 
-def in_text(anchor: bytes) -> Callable[[bytes], bool]:
-    """A search for ``anchor`` in a file that is text (no NUL in its head)."""
-    search = re.compile(re.escape(anchor)).search
-    return lambda data: not binary(data) and search(data) is not None
-
-
 def _anchored(
     anchors: tuple[bytes, ...],
     pattern: re.Pattern[bytes],
@@ -198,8 +190,6 @@ DETECTORS: tuple[Detector, ...] = (
     # either); an EC key names its curve.
     _anchored((b'"AQAB', b">AQAB<"), KEY_NUMBERS, key_numbers, rb'AQAB(?<=[">]AQAB)'),
     _anchored((b'"P-256', b'"P-384', b'"P-521'), KEY_NUMBERS, key_numbers, rb'"P-(?:256|384|521)'),
-    # (a WireGuard configuration is text: in a binary file PK, squeezed, is there by chance)
-    Detector(((b"P", b"K"),), in_text(b"PrivateKey"), WIREGUARD_KEY, wireguard_key),
 )
 
 
