@@ -9,13 +9,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from chef_multiserver import repo_files, servers
-from chef_multiserver.config_check import config_findings, repository_urls
+from chef_multiserver.config_check import RepositoryServers, config_findings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Every argument is a file name (no option): a file name that looks like one is still checked.
     filenames = sys.argv[1:] if argv is None else argv
-    known: dict[Path, dict[str, object]] = {}
+    known: dict[Path, RepositoryServers] = {}
 
     def findings() -> Iterator[str]:
         for filename in filenames:
@@ -25,10 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             repo = path.parent.parent.parent
             if repo not in known:
-                known[repo] = repository_urls(repo)
-            urls = known[repo]
-            others = {name: url for name, url in urls.items() if name != path.parent.name}
-            yield from config_findings(path, others)
+                known[repo] = RepositoryServers(repo)
+            yield from config_findings(path, known[repo])
 
     return repo_files.print_findings(findings())
 
