@@ -9,8 +9,14 @@ name, applies the allowlist marker and reports.
 Decisions:
 - Files are read in ``CHUNK`` pieces overlapping by ``OVERLAP``, so a file of any size is scanned to
   its end in linear time with bounded memory; a key near the end of a 100 MB file is found. Archives
-  and compressed files are opened when they fit in the first chunk (larger ones get the plain-byte
-  scan only) and a file unpacks or decodes at most ``key_detection.rows.UNPACKED`` bytes in all.
+  and compressed files are opened when they fit in the first chunk and a file unpacks or decodes at
+  most ``key_detection.rows.UNPACKED`` bytes in all.
+- A limit that stops a scan (those bytes, archive members, nesting, candidates, an archive too large
+  or damaged to read to its end) reports the file, naming the limit, and no marker allows that: a
+  reviewer decides (and excludes the file from the hook), nothing passes unread.
+- Every argument is a file name: pre-commit and the buildspec's ``xargs`` pass nothing else, and a
+  committed file named ``--help`` must be scanned, not read as an option. A name that is no UTF-8
+  prints escaped (``\\xe9``), never as a UnicodeEncodeError.
 - A symlink is skipped: git commits the link text, never the content of its target, so a link to a
   key outside the repository (or to nowhere, or to a directory) commits no secret.
 - A file that cannot be read fails the hook (exit 1) with the reason: a secret scan fails closed.
