@@ -120,7 +120,7 @@ def test_needs_a_node_name_when_the_servers_disagree(
 def test_missing_region_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run(capsys, *ADD[:4])
 
-    assert result.code == 2
+    assert result.code == 1
     assert "--region is required" in result.err
 
 
