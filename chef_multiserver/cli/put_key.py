@@ -6,6 +6,7 @@ The key's content is never printed, nor put in any message: only its path.
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.utils import CryptographyDeprecationWarning
 
 from chef_multiserver import servers
 from chef_multiserver.cli import aws as cli_aws
@@ -67,7 +69,11 @@ def _chef_key_pem(path: Path) -> bytes:
     is_pem = b"-----BEGIN" in data
     load = serialization.load_pem_private_key if is_pem else serialization.load_der_private_key
     try:
-        key = load(data, password=None)
+        # Loading a DSA key warns that cryptography deprecates DSA; it is refused below anyway, as
+        # any key that is not RSA, and the user should see that one line only.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            key = load(data, password=None)
     except TypeError as error:
         raise CommandError(
             f"{path} is encrypted with a passphrase: Chef needs it unencrypted "
@@ -102,7 +108,9 @@ def _what_it_is(data: bytes, is_pem: bool) -> str:
         ),
     ):
         try:
-            loader(data)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                loader(data)
         except ValueError:
             continue
         return f"{kind}, not a private key"
