@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from chef_multiserver import servers
+from chef_multiserver import kit_source, servers
 
 # CodeCommit: letters, digits, '.', '_', '-'; 1 to 100 characters; never ending in ".git".
 REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")
@@ -41,10 +41,12 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
             ("repo_name", REPO_NAME, "1-100 letters, digits, '.', '_', '-', not ending in .git"),
             ("branch", BRANCH, "a git branch name such as main or release/chef"),
             ("description", ONE_LINE, "one line of at most 1000 characters"),
-            ("kit_repo_url", ONE_LINE, "the git URL of chef-multiserver-kit"),
         )
         if not (isinstance(answers[field], str) and pattern.fullmatch(answers[field]))
     ]
+    kit_problem = kit_source.kit_repo_url_problem(answers["kit_repo_url"])
+    if kit_problem:
+        found.append(f"kit_repo_url: {kit_problem}")
     found += [
         f"chef_user: {problem.message}"
         for problem in servers.problems(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
@@ -9,16 +11,23 @@ from jinja2.ext import Extension
 
 from chef_multiserver import __version__, servers
 from chef_multiserver.generator import chosen_servers
+from chef_multiserver.kit_source import KitPin, kit_pin
+
+# The cfn-lint the generated .pre-commit-config.yaml installs: the one the kit's tests run
+# (requirements/test.lock; tests/test_generate.py keeps them equal).
+CFN_LINT_VERSION = "1.58.0"
 
 
 class KitExtension(Extension):
-    """Gives templates ``kit_version`` (the generated repo pins this kit's hooks to that release)
-    and the filter ``node_tag_keys``."""
+    """Gives templates ``kit_version``, the filter ``node_tag_keys`` and the filter ``kit_pin``
+    (the git URL and revision the generated repository installs the kit from)."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals["kit_version"] = __version__
+        environment.globals["cfn_lint_version"] = CFN_LINT_VERSION
         environment.filters["node_tag_keys"] = node_tag_keys
+        environment.filters["kit_pin"] = pin_of
 
 
 def node_tag_keys(answers: dict[str, Any]) -> list[str]:
@@ -29,3 +38,31 @@ def node_tag_keys(answers: dict[str, Any]) -> list[str]:
         if key not in keys:
             keys.append(key)
     return keys
+
+
+def pin_of(answers: dict[str, Any]) -> KitPin:
+    return _cached_pin(
+        template_dir(answers["_repo_dir"]), answers["_repo_dir"], answers["_template"],
+        str(answers.get("kit_repo_url", "")),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_pin(source: Path, repo_dir: str, template: str, kit_repo_url: str) -> KitPin:
+    """Every file and hook that names the pin renders the same one, asking git once."""
+    answers = {"_repo_dir": repo_dir, "_template": template, "kit_repo_url": kit_repo_url}
+    return kit_pin(answers, source, __version__)
+
+
+def template_dir(repo_dir: str) -> Path:
+    """The template checkout as an absolute path. A relative ``_repo_dir`` is relative to where
+    cookiecutter started, but cookiecutter renders the hooks from inside the checkout and the files
+    from inside its ``{{cookiecutter.repo_name}}`` (cookiecutter/hooks.py run_hook_from_repo_dir,
+    cookiecutter/generate.py generate_files): the nearest directory with a cookiecutter.json."""
+    if Path(repo_dir).is_absolute():
+        return Path(repo_dir).resolve()
+    here = Path.cwd()
+    return next(
+        (folder for folder in (here, *here.parents) if (folder / "cookiecutter.json").is_file()),
+        here,
+    )

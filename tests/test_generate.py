@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from chef_multiserver import __version__
 from tests.conftest import KIT_ROOT, Bake, bake_into, load_yaml, make_servers, user_config
 
 DEFAULT_SERVERS = {
@@ -190,20 +190,32 @@ def test_ruby_files_are_valid_ruby(bake: Bake) -> None:
         assert check.returncode == 0, f"{path}: {check.stderr}"
 
 
-def test_pre_commit_config_pins_this_kit_and_scopes_cfn_lint(bake: Bake) -> None:
+def test_pre_commit_config_pins_the_kit_and_installs_cfn_lint_from_the_index(bake: Bake) -> None:
     repo = bake(kit_repo_url="https://git.example.com/platform/chef-multiserver-kit")
 
     config = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))
 
     kit, cfn_lint = config["repos"]
     assert kit["repo"] == "https://git.example.com/platform/chef-multiserver-kit"
-    assert kit["rev"] == f"v{__version__}"
+    assert kit["rev"] == git_head(KIT_ROOT)
     assert [hook["id"] for hook in kit["hooks"]] == [
         "forbid-chef-secrets",
         "check-chef-server-config",
         "check-chef-repo",
     ]
-    assert cfn_lint["hooks"] == [{"id": "cfn-lint", "files": r"^cloudformation/.*\.(json|ya?ml)$"}]
+    # No git host needed: pre-commit installs it from the package index, at the version the kit's
+    # own tests run (requirements/test.lock).
+    assert cfn_lint["repo"] == "local"
+    (hook,) = cfn_lint["hooks"]
+    assert hook["language"] == "python"
+    assert hook["entry"] == "cfn-lint"
+    assert hook["additional_dependencies"] == [f"cfn-lint=={metadata.version('cfn-lint')}"]
+    assert hook["files"] == r"^cloudformation/.*\.(json|ya?ml)$"
+
+
+def git_head(checkout: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def test_gitignore_ignores_every_key_and_keeps_the_server_list(bake: Bake) -> None:
@@ -379,6 +391,11 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
     ("branch with a space", {"branch": "my branch"}, "branch"),
     ("description on two lines", {"description": "one\ntwo"}, "description"),
     ("bad chef user", {"chef_user": "Admin User"}, "chef_user"),
+    # What a user typing the README's table in order puts there: the servers' JSON, one line.
+    ("servers JSON as kit URL", {"kit_repo_url": json.dumps(DEFAULT_SERVERS)}, "kit_repo_url"),
+    ("kit URL not a URL", {"kit_repo_url": "chef-multiserver-kit"}, "kit_repo_url"),
+    ("kit URL a missing directory", {"kit_repo_url": "/nonexistent/kit"}, "kit_repo_url"),
+    ("kit URL on two lines", {"kit_repo_url": "https://a.example\nb"}, "kit_repo_url"),
 ]
 
 

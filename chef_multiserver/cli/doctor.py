@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import yaml
 from botocore.exceptions import ClientError
 
-from chef_multiserver import servers
+from chef_multiserver import kit_source, servers
 from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli import tls as cli_tls
 from chef_multiserver.cli.deploy import describe_stack
@@ -67,6 +68,9 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     ]
     if bucket_problem:
         advice.append(f"key bucket: {bucket_problem}")
+    kit_problem = _kit_problem(repo)
+    if kit_problem:
+        advice.append(f"kit: {kit_problem}")
     if args.stack:
         advice += _stack_section(args.stack, stack, args.key_bucket, stack_parameters)
     if advice:
@@ -76,6 +80,18 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
         return 1
     print("\nAll checks passed.")
     return 0
+
+
+def _kit_problem(repo: Path) -> str | None:
+    """Print where the pipeline installs the kit from; what stops it from doing so."""
+    try:
+        variables = yaml.safe_load((repo / "buildspec.yml").read_text("utf-8"))["env"]["variables"]
+        url, rev = str(variables["KIT_REPO_URL"]), str(variables["KIT_REV"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        print("\nKit: unknown")
+        return "buildspec.yml names no env variables KIT_REPO_URL and KIT_REV: restore them"
+    print(f"\nKit: {url} at {rev}")
+    return kit_source.pipeline_problem(url)
 
 
 def _ca_check(repo: Path, name: str) -> Check:
