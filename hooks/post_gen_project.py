@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # noqa: E501
-# Why the kit this repository pins is a path on this machine, when it is (chef_multiserver.kit_source).
+# Why the kit this repository pins is on this machine, if it is (chef_multiserver.kit_source).
 PIN_WARNINGS = json.loads({{ (cookiecutter | kit_pin).warnings | list | tojson | tojson }})  # noqa: E501
 sys.path.insert(0, ANSWERS["_repo_dir"])
 from chef_multiserver.generator import init_git, write_server_configs  # noqa: E402

@@ -93,7 +93,7 @@ def test_the_hooks_and_the_pipeline_pin_the_clones_origin_at_its_commit(
 ) -> None:
     repo, result = generated
     _, sha = kit_clone
-    kit, cfn_lint = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))["repos"]
+    kit = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))["repos"][0]
     assert (kit["repo"], kit["rev"]) == (KIT_ROOT.as_uri(), sha)
     variables = yaml.safe_load((repo / "buildspec.yml").read_text("utf-8"))["env"]["variables"]
     assert (variables["KIT_REPO_URL"], variables["KIT_REV"]) == (kit["repo"], kit["rev"])
@@ -110,7 +110,9 @@ def test_the_hooks_and_the_pipeline_pin_the_clones_origin_at_its_commit(
     assert "CodeBuild cannot reach it" in readme
 
 
-def test_every_hook_installs_and_passes_a_clean_commit(repo: Path, hook_env: dict[str, str]) -> None:
+def test_every_hook_installs_and_passes_a_clean_commit(
+    repo: Path, hook_env: dict[str, str]
+) -> None:
     (repo / ".chef" / "chef-north").mkdir()
     (repo / ".chef" / "chef-north" / "config.yml").write_text(
         'server: "https://chef-north.example.com/organizations/default"\n'
