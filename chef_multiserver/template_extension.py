@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ CFN_LINT_VERSION = "1.58.0"
 
 
 class KitExtension(Extension):
-    """Gives templates ``kit_version``, the filter ``node_tag_keys`` and the filter ``kit_pin``
-    (the git URL and revision the generated repository installs the kit from)."""
+    """Gives templates ``kit_version``, ``cfn_lint_version`` and the filters ``node_tag_keys``,
+    ``node_tags``, ``shell_quote`` and ``kit_pin`` (the git URL and revision the generated
+    repository installs the kit from)."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -28,6 +30,8 @@ class KitExtension(Extension):
         environment.globals["cfn_lint_version"] = CFN_LINT_VERSION
         environment.filters["node_tag_keys"] = node_tag_keys
         environment.filters["kit_pin"] = pin_of
+        environment.filters["node_tags"] = node_tags
+        environment.filters["shell_quote"] = shell_quote
 
 
 def node_tag_keys(answers: dict[str, Any]) -> list[str]:
@@ -38,6 +42,21 @@ def node_tag_keys(answers: dict[str, Any]) -> list[str]:
         if key not in keys:
             keys.append(key)
     return keys
+
+
+def node_tags(answers: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Each answered server: its name, region, and the EC2 tag (key, value) of its nodes, as
+    chef-pipeline-targets reads them from its config.yml."""
+    return [
+        (name, spec["region"], tag.get("key", servers.DEFAULT_TAG_KEY), tag.get("value", name))
+        for name, spec in chosen_servers(answers).items()
+        for tag in [spec.get("node_tag", {})]
+    ]
+
+
+def shell_quote(text: object) -> str:
+    """``text`` as one shell word (a plain str: quoting Jinja's Markup would escape it as HTML)."""
+    return shlex.quote(str(text))
 
 
 def pin_of(answers: dict[str, Any]) -> KitPin:
