@@ -19,6 +19,9 @@ from chef_multiserver import kit_source, servers
 REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")
 # A git branch name that needs no quoting where the pipeline uses it (git-check-ref-format rules).
 BRANCH = re.compile(r"(?![/.-])(?!.*(?:\.\.|//|@\{|\.lock$|[/.]$))[A-Za-z0-9._/-]{1,100}")
+# The pre-generation hook's exit status when it refuses answers, told apart from a crash (1) so
+# that the template's extension can keep cookiecutter from adding a traceback to a refusal.
+REFUSED = 3
 # Where the template's own answers go into YAML, Ruby and Markdown as one line.
 ONE_LINE = re.compile(r"[^\n\r\x00]{1,1000}")
 

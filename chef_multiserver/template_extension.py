@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import shlex
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 from chef_multiserver import __version__, servers
-from chef_multiserver.generator import chosen_servers
+from chef_multiserver.generator import REFUSED, chosen_servers
 from chef_multiserver.kit_source import KitPin, kit_pin
 
 # The cfn-lint the generated .pre-commit-config.yaml installs: the one the kit's tests run
@@ -32,6 +33,30 @@ class KitExtension(Extension):
         environment.filters["kit_pin"] = pin_of
         environment.filters["node_tags"] = node_tags
         environment.filters["shell_quote"] = shell_quote
+        hooks_log = logging.getLogger("cookiecutter.hooks")
+        if REFUSAL_WITHOUT_TRACEBACK not in hooks_log.filters:
+            hooks_log.addFilter(REFUSAL_WITHOUT_TRACEBACK)
+
+
+class RefusalWithoutTraceback(logging.Filter):
+    """Logs the pre-generation hook's refusal of the answers without a traceback.
+
+    cookiecutter logs every failed hook with ``logger.exception`` (cookiecutter/hooks.py,
+    run_hook_from_repo_dir), which its command line prints to stdout with the traceback of its own
+    FailedHookException; it has no option to leave that out. Below the hook's ``ERROR:`` lines,
+    those twelve lines would be what a user reads. This extension is the kit's only code inside
+    cookiecutter's process, so it drops the traceback of a refusal (exit status REFUSED) only: a
+    hook that crashes is still logged in full."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and f"(exit status: {REFUSED})" in str(error):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+REFUSAL_WITHOUT_TRACEBACK = RefusalWithoutTraceback()
 
 
 def node_tag_keys(answers: dict[str, Any]) -> list[str]:

@@ -7,10 +7,10 @@ ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # noqa: E501
 # The rules live in the kit's package next to this template, so the generator, the pre-commit hooks
 # and the command line apply the same ones.
 sys.path.insert(0, ANSWERS["_repo_dir"])
-from chef_multiserver.generator import answer_problems  # noqa: E402
+from chef_multiserver.generator import REFUSED, answer_problems  # noqa: E402
 
 found = answer_problems(ANSWERS)
 for problem in found:
     print(f"ERROR: {problem}", file=sys.stderr)
 if found:
-    sys.exit(1)
+    sys.exit(REFUSED)

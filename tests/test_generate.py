@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
+import shlex
 import subprocess
 import sys
 from importlib import metadata
@@ -14,6 +18,8 @@ import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
+from chef_multiserver.generator import REFUSED
+from chef_multiserver.template_extension import REFUSAL_WITHOUT_TRACEBACK
 from tests.conftest import KIT_ROOT, Bake, bake_into, load_yaml, make_servers, user_config
 
 DEFAULT_SERVERS = {
@@ -421,16 +427,35 @@ def test_bad_answers_are_refused_and_leave_nothing(
     assert not (output_dir / "owca-multi-region-repo").exists()
 
 
-def test_bad_answer_on_the_command_line_is_one_clear_line(tmp_path: Path) -> None:
-    bad_region = {"a": {"server": "https://chef.example.com/organizations/o", "region": "mars-1"}}
+def test_a_bad_answer_reads_as_the_readme_shows(tmp_path: Path) -> None:
+    """The kit README's example, run as written from the kit's directory (stdout and stderr in one
+    stream, as a terminal shows them): the hook's ERROR line first, then cookiecutter's two lines,
+    and none of the traceback cookiecutter's CLI logs for a failed hook (cookiecutter/hooks.py
+    run_hook_from_repo_dir, logger.exception)."""
+    readme = (KIT_ROOT / "README.md").read_text("utf-8")
+    (example,) = re.findall(r"```console\n\$ (cookiecutter .*?)\n(.*?)```", readme, re.DOTALL)
+    command, shown = example
+    environment = {**os.environ, "COOKIECUTTER_CONFIG": str(user_config(tmp_path / "home"))}
+    before = sorted(KIT_ROOT.iterdir())
 
-    run = cookiecutter_cli(tmp_path, "--no-input", default_context={"servers": bad_region})
+    run = subprocess.run(shlex.split(command), cwd=KIT_ROOT, env=environment,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
 
     assert run.returncode == 1
-    assert run.stderr.splitlines()[0] == (
-        "ERROR: servers.a.region: 'mars-1' is not allowed: use an AWS region name such as "
-        "us-east-1 or eu-central-1"
-    )
-    # The hook's output is that one line. cookiecutter's CLI then logs its own FailedHookException,
-    # traceback included, which a hook cannot suppress.
-    assert not (tmp_path / "owca-multi-region-repo").exists()
+    assert run.stdout == shown
+    assert sorted(KIT_ROOT.iterdir()) == before
+
+
+def test_a_crashing_hook_keeps_its_traceback() -> None:
+    """Only a refusal (the hook's exit status REFUSED) loses cookiecutter's traceback."""
+    records = []
+    for status in (1, REFUSED):
+        try:
+            raise FailedHookException(f"Hook script failed (exit status: {status})")
+        except FailedHookException:
+            record = logging.LogRecord("cookiecutter.hooks", logging.ERROR, __file__, 1,
+                                       "Stopping generation", None, sys.exc_info())
+        assert REFUSAL_WITHOUT_TRACEBACK.filter(record)
+        records.append(record)
+
+    assert [record.exc_info is not None for record in records] == [True, False]
