@@ -86,14 +86,19 @@ def shell_quote(text: object) -> str:
 
 def pin_of(answers: dict[str, Any]) -> KitPin:
     return _cached_pin(
-        template_dir(answers["_repo_dir"]), answers["_repo_dir"], answers["_template"],
+        template_dir(answers["_repo_dir"]),
+        answers["_repo_dir"],
+        answers["_template"],
         str(answers.get("kit_repo_url", "")),
+        # one generation: the files and the hook that name the pin ask git once
+        f"{answers.get('_output_dir')}/{answers.get('repo_name')}",
     )
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_pin(source: Path, repo_dir: str, template: str, kit_repo_url: str) -> KitPin:
-    """Every file and hook that names the pin renders the same one, asking git once."""
+def _cached_pin(
+    source: Path, repo_dir: str, template: str, kit_repo_url: str, _generated: str
+) -> KitPin:
     answers = {"_repo_dir": repo_dir, "_template": template, "kit_repo_url": kit_repo_url}
     return kit_pin(answers, source, __version__)
 
