@@ -20,9 +20,11 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-# The URL forms git and pip both take (git-clone(1) "GIT URLS"; pip's VCS support): a scheme URL,
-# or scp-like user@host:path.
-GIT_URL = re.compile(r"(?:(?:https?|ssh|git|file)://[^\s\"'\\]+|[\w.-]+@[\w.-]+:[^\s\"'\\]+)")
+# A git URL (git-clone(1) "GIT URLS"): a scheme URL, or scp-like user@host:path. Only characters
+# that mean nothing to a shell: the generated README shows the URL inside a pip command.
+GIT_URL = re.compile(r"(?:(?:https?|ssh|git|file)://|[\w.-]+@[\w.-]+:)[\w.~:/@%+=,-]+")
+SCP_LIKE = re.compile(r"(?P<user_host>[\w.-]+@[\w.-]+):(?P<path>(?!//).*)")
+URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[\w.-]+@[\w.-]+:")
 # Where CodeBuild cannot fetch from: this machine's files.
 LOCAL_URL = re.compile(r"file:", re.IGNORECASE)
 
@@ -64,7 +66,7 @@ def kit_pin(answers: dict[str, Any], source: Path, version: str) -> KitPin:
         chosen = ""  # the generation stops on it (generator.answer_problems); render something
     commit = _git(source, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if commit is None or _git(source, "rev-parse", "--show-toplevel") != str(source):
-        url = _as_url(chosen) if chosen else source.as_uri()
+        url = (_as_url(chosen) if chosen else None) or source.as_uri()
         rev = f"v{version}"
         return KitPin(url, rev, (
             f"{source} is not a git repository, so no commit can be pinned: the hooks and the "
@@ -79,7 +81,7 @@ def kit_pin(answers: dict[str, Any], source: Path, version: str) -> KitPin:
         rev = f"v{version}"
     warnings = []
     if chosen:
-        url = _as_url(chosen)
+        url = _as_url(chosen) or source.as_uri()
     else:
         # cookiecutter renders a local template where it is (``_repo_dir`` is ``_template``), and
         # anything else from a clone of its own.
@@ -105,24 +107,32 @@ def _source_url(source: Path, commit: str, cloned: bool) -> tuple[str, str | Non
     """Where ``commit`` of the checkout ``source`` can be fetched again, and why it must be the
     checkout itself, when it must."""
     origin = _git(source, "remote", "get-url", "origin")
-    if cloned and origin:
-        return _as_url(origin, source), None  # the URL cookiecutter cloned
+    origin_url = _as_url(origin, source) if origin else None
+    if origin and origin_url is None:
+        return source.as_uri(), f"the URL of origin ({origin!r}) is not one the kit can pin"
+    if cloned and origin_url:
+        return origin_url, None  # the URL cookiecutter cloned
     # Tracked files only: the repository being generated may be an untracked directory here.
     if _git(source, "status", "--porcelain", "--untracked-files=no") != "":
         return source.as_uri(), f"{source} has changes that are not committed"
-    if origin is None:
+    if origin_url is None:
         return source.as_uri(), f"{source} has no origin remote"
     tracking = (_git(source, "branch", "-r", "--contains", commit) or "").split()
     if not any(branch.startswith("origin/") for branch in tracking):
         return source.as_uri(), f"no branch of origin ({origin}) has commit {commit}"
-    return _as_url(origin, source), None
+    return origin_url, None
 
 
-def _as_url(location: str, base: Path | None = None) -> str:
-    """A git URL as given; a directory (relative to ``base``) as its file:// URL, which both git
-    and pip take."""
+def _as_url(location: str, base: Path | None = None) -> str | None:
+    """``location`` as a URL both git and pip take: a git URL as given, but scp-like
+    ``user@host:path`` as ``ssh://user@host/path`` (pip takes no other form; hosting services read
+    both alike); a directory (relative to ``base``) as its file:// URL. None for a URL with
+    characters a shell would act on."""
     if GIT_URL.fullmatch(location):
-        return location
+        scp_like = SCP_LIKE.fullmatch(location)
+        return f"ssh://{scp_like['user_host']}/{scp_like['path']}" if scp_like else location
+    if URL_LIKE.match(location):
+        return None
     path = Path(location).expanduser()
     return (base / path if base else path).resolve().as_uri()
 

@@ -402,6 +402,7 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
     ("kit URL not a URL", {"kit_repo_url": "chef-multiserver-kit"}, "kit_repo_url"),
     ("kit URL a missing directory", {"kit_repo_url": "/nonexistent/kit"}, "kit_repo_url"),
     ("kit URL on two lines", {"kit_repo_url": "https://a.example\nb"}, "kit_repo_url"),
+    ("kit URL for a shell", {"kit_repo_url": "https://a.example/$(id)"}, "kit_repo_url"),
 ]
 
 

@@ -134,6 +134,23 @@ def test_a_git_url_pins_the_url_cookiecutter_cloned(
 def test_a_kit_repo_url_answer_replaces_the_url_not_the_commit(
     clone: Path, tmp_path: Path
 ) -> None:
-    mirror = "git@git.example.com:platform/chef-multiserver-kit.git"
+    mirror = "https://git.example.com/platform/chef-multiserver-kit.git"
 
     assert pin(clone, tmp_path, kit_repo_url=mirror) == (mirror, git(clone, "rev-parse", "HEAD"))
+
+
+def test_an_scp_like_url_is_pinned_in_the_form_pip_takes(clone: Path, tmp_path: Path) -> None:
+    """pip reads `git+ssh://user@host/path` only (pip's VCS support docs); git reads both."""
+    git(clone, "remote", "set-url", "origin", "git@git.example.com:platform/kit.git")
+
+    assert pin(clone, tmp_path)[0] == "ssh://git@git.example.com/platform/kit.git"
+
+
+def test_an_origin_url_a_shell_would_act_on_is_not_pinned(
+    clone: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The generated README shows the pin inside a pip command a user pastes into a shell."""
+    git(clone, "remote", "set-url", "origin", "https://git.example.com/$(touch pwned)/kit.git")
+
+    assert pin(clone, tmp_path)[0] == clone.as_uri()
+    assert "is not one the kit can pin" in warnings(capfd)[0]
