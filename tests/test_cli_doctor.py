@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cli_fakes import (
     KIT_URL,
@@ -199,3 +200,21 @@ def test_a_kit_url_the_pipeline_can_reach_passes(
 
     assert code == 0, out + err
     assert f"Kit: {KIT_URL} at " in out
+
+
+def test_reports_hooks_and_pipeline_that_install_different_kits(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in SERVERS:
+        (repo / f".chef/ca_certs/{name}.crt").write_bytes(pem(make_ca("CA").certificate))
+    config = repo / ".pre-commit-config.yaml"
+    pinned = yaml.safe_load(config.read_text("utf-8"))["repos"][0]["rev"]
+    config.write_text(config.read_text("utf-8").replace(pinned, "v9.9.9"), "utf-8")
+
+    code, out, _ = run(capsys, "doctor", "--offline")
+
+    assert code == 1
+    assert (
+        f"kit: .pre-commit-config.yaml installs the hooks from {KIT_URL} at v9.9.9, "
+        f"buildspec.yml the kit from {KIT_URL} at {pinned}: make them the same"
+    ) in out
