@@ -20,7 +20,15 @@ from cookiecutter.main import cookiecutter
 
 from chef_multiserver.generator import REFUSED
 from chef_multiserver.template_extension import REFUSAL_WITHOUT_TRACEBACK
-from tests.conftest import KIT_ROOT, Bake, bake_into, load_yaml, make_servers, user_config
+from tests.conftest import (
+    KIT_ROOT,
+    Bake,
+    bake_into,
+    load_yaml,
+    make_servers,
+    pinned_rev,
+    user_config,
+)
 
 DEFAULT_SERVERS = {
     "chef-east": {
@@ -203,7 +211,7 @@ def test_pre_commit_config_pins_the_kit_and_installs_cfn_lint_from_the_index(bak
 
     kit, cfn_lint = config["repos"]
     assert kit["repo"] == "https://git.example.com/platform/chef-multiserver-kit"
-    assert kit["rev"] == git_head(KIT_ROOT)
+    assert kit["rev"] == pinned_rev(KIT_ROOT)
     assert [hook["id"] for hook in kit["hooks"]] == [
         "forbid-chef-secrets",
         "check-chef-server-config",
@@ -217,11 +225,6 @@ def test_pre_commit_config_pins_the_kit_and_installs_cfn_lint_from_the_index(bak
     assert hook["entry"] == "cfn-lint"
     assert hook["additional_dependencies"] == [f"cfn-lint=={metadata.version('cfn-lint')}"]
     assert hook["files"] == r"^cloudformation/.*\.(json|ya?ml)$"
-
-
-def git_head(checkout: Path) -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 def test_gitignore_ignores_every_key_and_keeps_the_server_list(bake: Bake) -> None:

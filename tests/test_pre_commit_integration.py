@@ -19,7 +19,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import KIT_ROOT, user_config
+from tests.conftest import KIT_ROOT, pinned_rev, user_config
 
 Run = subprocess.CompletedProcess[str]
 HOOK_NAMES = (
@@ -49,12 +49,10 @@ def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def kit_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A clone of this checkout (its HEAD: committed work only; origin: this checkout's path)
-    and that commit's sha."""
+    and what a repository generated from it pins (that commit's id, or its release tag)."""
     clone = tmp_path_factory.mktemp("kit") / "chef-multiserver-kit"
     subprocess.run(["git", "clone", "--quiet", str(KIT_ROOT), str(clone)], check=True)
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True, capture_output=True,
-                         text=True).stdout.strip()
-    return clone, sha
+    return clone, pinned_rev(clone)
 
 
 @pytest.fixture(scope="module")
