@@ -79,7 +79,10 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
         for name in servers.duplicates(list(chosen))
     ]
     urls = [str(spec.get("server")) for spec in chosen.values() if isinstance(spec, dict)]
-    found += [f"servers: {url!r} is the URL of two servers" for url in servers.duplicates(urls)]
+    found += [
+        f"servers: {url!r} is the URL of two servers"
+        for url in servers.duplicates(urls, servers.server_key)
+    ]
     if not chosen:
         found.append("servers: name at least one server")
     return found

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chef_multiserver import repo_files, servers
+from chef_multiserver.config_check import RepositoryServers, config_findings
 
 TARGETS_FILE = "chef-targets.json"
 TEMPLATE = Path("cloudformation/pipeline.yml")
@@ -43,24 +42,19 @@ def server_target(name: str, config: dict[str, Any]) -> dict[str, str]:
 
 
 def repo_targets(repo: Path) -> tuple[list[dict[str, str]], list[str]]:
-    """The targets of every server of ``repo``, and one line per problem that stops them."""
+    """The targets of every server of ``repo``, and what check-chef-server-config finds wrong with
+    any of them: a server with a problem gets no target."""
+    repository = RepositoryServers(repo)
     targets = []
     found = []
-    for name, server_dir in servers.server_dirs(repo).items():
+    for name, server_dir in repository.directories.items():
         config_path = server_dir / servers.CONFIG_FILE
-        shown = config_path.relative_to(repo)
-        try:
-            config = repo_files.read_config(config_path).value
-        except repo_files.ConfigError as error:
-            found.append(f"{shown}: {error.message}")
-            continue
-        problems = [*servers.problems(config)]
-        name_problem = servers.server_name_problem(name)
-        if name_problem:
-            found.append(f"{shown}: the server name {name_problem}")
-        found += [f"{shown}::{'.'.join(('$', *p.path))}: {p.message}" for p in problems]
-        if isinstance(config, dict) and not problems and not name_problem:
-            targets.append(server_target(name, config))
+        problems = [*config_findings(config_path, repository, config_path.relative_to(repo))]
+        found += problems
+        config = repository.configs[name]
+        if not problems and isinstance(config, repo_files.LoadedConfig):
+            assert isinstance(config.value, dict)  # noqa: S101  # no problem: the schema's mapping
+            targets.append(server_target(name, config.value))
     if not targets and not found:
         found.append(f"no server found: add {servers.CHEF_DIR}/<server>/{servers.CONFIG_FILE}")
     return targets, found
@@ -72,25 +66,42 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    """A list as itself; one mapping as a list of it (IAM takes a lone Statement so); else []."""
+    return value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+
+
 def template_findings(repo: Path) -> list[str]:
     """Where cloudformation/pipeline.yml no longer fits the repository, one line each: the Lambda's
     inline copy of pipeline/chef_client.py, and the node tag keys its role may send chef-client to.
-    For check-chef-repo: the template is deployed by hand, so nothing else would notice."""
+    For check-chef-repo: the template is deployed by hand, so nothing else would notice. Any YAML
+    is taken: a part of another shape than CloudFormation's is as good as missing."""
     try:
-        template = repo_files.load_cloudformation((repo / TEMPLATE).read_text("utf-8"))
-        source = (repo / LAMBDA_SOURCE).read_text("utf-8")
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        return [f"{TEMPLATE}: cannot be compared with {LAMBDA_SOURCE}: {error}"]
-    resources = _dig(template, "Resources") or {}
+        template = repo_files.read_cloudformation(repo / TEMPLATE)
+    except repo_files.ConfigError as error:
+        location = "" if error.position is None else ":{}:{}".format(*error.position)
+        return [f"{TEMPLATE}{location}: {error.message}: cannot be compared with {LAMBDA_SOURCE}"]
+    try:
+        source = repo_files.read_regular_file(repo / LAMBDA_SOURCE, repo_files.TEMPLATE_MAX_BYTES)
+    except repo_files.ConfigError as error:
+        return [f"{LAMBDA_SOURCE}: {error.message}: the Lambda's code is this file"]
+    resources = _dig(template, "Resources")
     found = []
-    if _dig(resources, "ChefClientFunction", "Properties", "Code", "ZipFile") != source:
+    # YAML reads every line break as "\n": so does the comparison.
+    source_text = source.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+    if _dig(resources, "ChefClientFunction", "Properties", "Code", "ZipFile") != source_text:
         found.append(f"{TEMPLATE}: the Lambda's inline code (ChefClientFunction Code.ZipFile) "
                      f"is not {LAMBDA_SOURCE}: copy the file into it, then deploy the stack again")
-    policies = _dig(resources, "FunctionRole", "Properties", "Policies") or []
     allowed = {
         key.removeprefix(TAG_CONDITION)
-        for policy in policies for statement in _dig(policy, "PolicyDocument", "Statement") or []
-        for key in _dig(statement, "Condition", "StringLike") or {} if key.startswith(TAG_CONDITION)
+        for policy in _items(_dig(resources, "FunctionRole", "Properties", "Policies"))
+        for statement in _items(_dig(policy, "PolicyDocument", "Statement"))
+        for key in _mapping(_dig(statement, "Condition", "StringLike"))
+        if isinstance(key, str) and key.startswith(TAG_CONDITION)
     }
     targets, _ = repo_targets(repo)
     found += [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,7 +37,8 @@ KEY_ORDER = ("server", "region", "node_name")
 
 # What to tell a user instead of a bare regular expression.
 ALLOWED = {
-    "server": "https://FQDN[:port]/organizations/ORG (ORG: lower-case letters, digits, '-', '_')",
+    "server": "https://FQDN[:port]/organizations/ORG (FQDN: at most 253 characters; ORG: "
+    "lower-case letters, digits, '-', '_')",
     "region": "an AWS region name such as us-east-1 or eu-central-1",
     "node_name": "a Chef user or client name: lower-case letters, digits, '.', '-', '_'",
     "key": "an EC2 tag key: 1 to 128 letters, digits, spaces and _ . : / = + @ -",
@@ -57,10 +58,24 @@ class Problem(NamedTuple):
     message: str
 
 
+def referenced_schema(reference: str) -> dict[str, Any]:
+    """The schema a ``$ref`` names: a file of the schemas folder (a relative reference resolves
+    against the referring schema's ``$id``, which names that folder). aws_region.schema.json, the
+    region names, is written from botocore's partition data by tools/refresh_aws_regions.py."""
+    if reference not in _REFERENCED:
+        _REFERENCED[reference] = json.loads((SCHEMA_FILE.parent / reference).read_text("utf-8"))
+    return _REFERENCED[reference]
+
+
+_REFERENCED: dict[str, dict[str, Any]] = {}
+
+
 def problems(
     value: object, schema: Mapping[str, Any] = SCHEMA, name: str = ""
 ) -> Iterator[Problem]:
     """Every way ``value`` breaks ``schema``, not only the first."""
+    if "$ref" in schema:
+        schema = {**referenced_schema(schema["$ref"]), **schema}
     expected = schema.get("type")
     if expected == "object":
         if not isinstance(value, dict):
@@ -70,10 +85,27 @@ def problems(
     elif expected == "string":
         if not isinstance(value, str):
             yield Problem((), f"must be a string ({ALLOWED[name]}), not {_describe(value)}")
-        elif not re.fullmatch(schema["pattern"], value) or value in schema.get("not", {}).get(
-            "enum", ()
-        ):
-            yield Problem((), f"{value!r} is not allowed: use {ALLOWED[name]}")
+        elif not _string_allowed(value, schema):
+            guess = _guess(value, schema)
+            yield Problem((), f"{value!r} is not allowed: use {ALLOWED[name]}{guess}")
+
+
+def _string_allowed(value: str, schema: Mapping[str, Any]) -> bool:
+    return (
+        ("pattern" not in schema or re.fullmatch(schema["pattern"], value) is not None)
+        and ("enum" not in schema or value in schema["enum"])
+        and value not in schema.get("not", {}).get("enum", ())
+    )
+
+
+def _guess(value: str, schema: Mapping[str, Any]) -> str:
+    """A did-you-mean from a list of allowed values (a region name with a typo, say)."""
+    if "enum" not in schema or len(value) > 100:
+        return ""
+    import difflib  # here, not at the top: see SCHEMA_FILE
+
+    guess = difflib.get_close_matches(value.lower(), schema["enum"], n=1)
+    return f" (did you mean {guess[0]!r}?)" if guess else ""
 
 
 def _object_problems(value: dict[Any, Any], schema: Mapping[str, Any]) -> Iterator[Problem]:
@@ -95,7 +127,13 @@ def _object_problems(value: dict[Any, Any], schema: Mapping[str, Any]) -> Iterat
 
 
 def _describe(value: object) -> str:
-    return "nothing" if value is None else f"a {type(value).__name__} ({value!r:.40})"
+    if value is None:
+        return "nothing"
+    try:
+        shown = f"{value!r:.40}"
+    except ValueError:  # an int beyond sys.get_int_max_str_digits(), as YAML's 0x... can build
+        shown = "too many digits to show"
+    return f"a {type(value).__name__} ({shown})"
 
 
 def server_name_problem(name: object) -> str | None:
@@ -104,15 +142,36 @@ def server_name_problem(name: object) -> str | None:
     return None if found is None else found.message
 
 
-def duplicates(names: list[str]) -> list[str]:
-    """The names that repeat another (case-insensitively: macOS and Windows checkouts fold case)."""
+def duplicates(names: list[str], key: Callable[[str], str] = str.casefold) -> list[str]:
+    """The names that repeat an earlier one: by default case-insensitively (macOS and Windows
+    checkouts fold case); URLs with ``key=server_key``."""
     seen: set[str] = set()
     repeated = []
     for name in names:
-        if name.casefold() in seen:
+        if key(name) in seen:
             repeated.append(name)
-        seen.add(name.casefold())
+        seen.add(key(name))
     return repeated
+
+
+def server_key(url: str) -> str:
+    """What identifies the Chef organization at ``url`` however it is spelled: the same for
+    ``https://Chef.Example.com.:443/organizations/prod/`` as for
+    ``https://chef.example.com/organizations/prod``. Every tool compares servers' URLs by this key.
+
+    Host names are case-insensitive and may end in the root's dot (RFC 4343, RFC 1034 3.1); 443 is
+    https's port when none is given (RFC 9110 4.2.2); Chef's HTTP client strips a server URL's final
+    slashes before it adds a request's path (chef/chef lib/chef/http.rb, ``create_url``)."""
+    scheme, _, rest = url.partition("://")
+    authority, _, path = rest.partition("/")
+    host, colon, port = authority.rpartition(":")
+    if not colon or not (port.isascii() and port.isdigit()):
+        host, port = authority, ""
+    port = port.lstrip("0") or ("0" if port else "")
+    if port == {"https": "443", "http": "80"}.get(scheme.lower()):
+        port = ""
+    host = host.rstrip(".").lower() + (f":{port}" if port else "")
+    return f"{scheme.lower()}://{host}/{path.rstrip('/')}"
 
 
 def render_config(config: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ left alone. ``DIR`` is taken literally, relative to the repository.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -33,6 +34,8 @@ BERKS_PATH = re.compile(r"""(?:\bpath:|:path\s*=>)\s*(['"])([^'"]*)\1""")
 # A YAML mapping key is the file format's vocabulary (phases: build:), not a server reference.
 YAML_KEY = re.compile(r"^\s*(?:-\s+)?[\"']?[\w-]+[\"']?\s*:(?:\s|$)")
 PIPELINE_FILES = ("buildspec.yml", "cloudformation/*.yml", "cloudformation/*.yaml")
+SYMLINKED_DIR = ("is a symlink: a server is a real directory inside the repository: replace the "
+                 "link with the directory itself")
 
 
 def find_repo(cwd: Path) -> tuple[Path, bool]:
@@ -63,16 +66,23 @@ def read_text(path: Path) -> str:
 
 
 def server_dir_findings(repo: Path) -> Iterator[str]:
-    """Every .chef/<server>/ has a config.yml of its own. pre-commit passes no symlink to
-    check-chef-server-config, so a symlinked config.yml is refused here."""
+    """Every .chef/<server>/ is a real directory with a config.yml of its own. pre-commit passes
+    no symlink to check-chef-server-config, so a symlinked config.yml is refused here; a symlinked
+    directory hides its files from git (see repo_files.read_config)."""
     chef_dir = repo / servers.CHEF_DIR
+    if chef_dir.is_symlink():
+        yield (f"{servers.CHEF_DIR}: is a symlink: the servers and knife.rb live in a real "
+               "directory inside the repository: replace the link with the directory itself")
+        return
     children = sorted(chef_dir.iterdir()) if chef_dir.is_dir() else []
     for child in children:
         if not child.is_dir() or child.name in servers.KIT_DIRS:
             continue
         config = child / servers.CONFIG_FILE
         where = f"{servers.CHEF_DIR}/{child.name}/{servers.CONFIG_FILE}"
-        if config.is_symlink():
+        if child.is_symlink():
+            yield f"{servers.CHEF_DIR}/{child.name}: {SYMLINKED_DIR}"
+        elif config.is_symlink():
             yield f"{where}: is a symlink: commit the file itself"
         elif not config.is_file():
             yield f"{where}: missing: add one to {servers.CHEF_DIR}/{child.name}/, or remove it"
@@ -94,6 +104,8 @@ def gitignore_findings(repo: Path, names: Sequence[str]) -> Iterator[str]:
     must_ignore |= {"client.pem": "*.pem", "x.p12": "*.p12", "x.pfx": "*.pfx",
                     "encrypted_data_bag_secret": "encrypted_data_bag_secret"}
     must_track = [KNIFE_RB, *(f"{servers.CHEF_DIR}/{n}/{servers.CONFIG_FILE}" for n in names)]
+    if (repo / servers.CHEF_DIR).is_symlink():  # git answers nothing beyond a symlink
+        must_track = []
     fields = git_fields(repo, "check-ignore", "--no-index", "--verbose", "--non-matching",
                         "--stdin", paths=[*must_ignore, *must_track])
     for source, line, pattern, path in zip(*[iter(fields)] * 4, strict=True):
@@ -150,10 +162,19 @@ def berksfile_findings(repo: Path) -> Iterator[str]:
     for number, line in enumerate(text.splitlines(), 1):
         cookbook = BERKS_COOKBOOK.match(line)
         option = BERKS_PATH.search(cookbook[3]) if cookbook else None
-        if cookbook and option:
+        if not (cookbook and option):
+            continue
+        where = f"Berksfile:{number}: cookbook {cookbook[2]!r}"
+        try:
             listed.add((repo / option[2]).resolve())
             if not (repo / option[2]).is_dir():
-                yield f"Berksfile:{number}: cookbook {cookbook[2]!r}: no directory {option[2]!r}"
+                yield f"{where}: no directory {option[2]!r}"
+        # A path no file system can open: a symlink loop (RuntimeError before Python 3.13, then
+        # OSError), a NUL byte (ValueError), a name too long (OSError).
+        except (OSError, RuntimeError, ValueError) as error:
+            reason = (error.strerror if isinstance(error, OSError) else
+                      "it loops through symlinks" if isinstance(error, RuntimeError) else error)
+            yield f"{where}: path {option[2]!r:.80} cannot be used: {reason}"
     metadata = [*repo.glob("cookbooks/*/metadata.rb"), *repo.glob("cookbooks/*/metadata.json")]
     for cookbook_dir in sorted({path.parent for path in metadata}):
         if cookbook_dir.resolve() not in listed:
@@ -171,7 +192,7 @@ def pipeline_findings(repo: Path, names: Sequence[str]) -> Iterator[str]:
     key, which a server may share its name with). And the deployed template still fits the
     repository (its inline Lambda, the node tag keys its role allows), which nothing else would
     notice."""
-    if (repo / pipeline_targets.TEMPLATE).is_file():
+    if os.path.lexists(repo / pipeline_targets.TEMPLATE):  # a FIFO or a symlink is refused there
         yield from pipeline_targets.template_findings(repo)
     if not names:
         return
@@ -194,7 +215,9 @@ def pipeline_findings(repo: Path, names: Sequence[str]) -> Iterator[str]:
 
 
 def repo_findings(repo: Path, *, in_git: bool) -> Iterator[str]:
-    names = sorted(servers.server_dirs(repo))
+    # git answers nothing about a path beyond a symlink: server_dir_findings reports those.
+    names = sorted(name for name, directory in servers.server_dirs(repo).items()
+                   if not (directory.is_symlink() or directory.parent.is_symlink()))
     yield from server_dir_findings(repo)
     yield from knife_findings(repo)
     yield from berksfile_findings(repo)

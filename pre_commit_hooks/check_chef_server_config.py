@@ -9,14 +9,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from chef_multiserver import repo_files, servers
-from chef_multiserver.config_check import config_findings, repository_urls
+from chef_multiserver.config_check import RepositoryServers, config_findings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("filenames", nargs="*", help=".chef/<server>/config.yml files to check")
     args = parser.parse_args(argv)
-    known: dict[Path, dict[str, object]] = {}
+    known: dict[Path, RepositoryServers] = {}
 
     def findings() -> Iterator[str]:
         for filename in args.filenames:
@@ -26,10 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             repo = path.parent.parent.parent
             if repo not in known:
-                known[repo] = repository_urls(repo)
-            urls = known[repo]
-            others = {name: url for name, url in urls.items() if name != path.parent.name}
-            yield from config_findings(path, others)
+                known[repo] = RepositoryServers(repo)
+            yield from config_findings(path, known[repo])
 
     return repo_files.print_findings(findings())
 

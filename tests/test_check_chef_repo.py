@@ -61,6 +61,15 @@ def symlink(relative: str, target: str) -> Change:
     return change
 
 
+def fifo(relative: str) -> Change:
+    """A FIFO where a file was: reading it would wait for a writer forever."""
+    def change(repo: Path) -> None:
+        (repo / relative).unlink()
+        os.mkfifo(repo / relative)
+
+    return change
+
+
 def run(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         cwd: str = ".") -> tuple[int, list[str]]:
     monkeypatch.chdir(repo / cwd)
@@ -69,6 +78,7 @@ def run(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
 
 
 KNIFE = ".chef/knife.rb"
+SYMLINKED = "is a symlink: a server is a real directory inside the repository"
 GOOD: dict[str, Change] = {
     "as-generated": lambda repo: None,
     "ca-certificate-tracked": tracked(".chef/ca_certs/chef-east.pem", "a public certificate"),
@@ -92,6 +102,13 @@ GOOD: dict[str, Change] = {
     "dangling-symlinks": lambda repo: (symlink(".chef/ghost", "nowhere")(repo),
                                        symlink("cookbooks/ghost", "nowhere")(repo)),
     "empty-buildspec": write("buildspec.yml", b""),
+    # What is wrong with a config.yml is check-chef-server-config's to say.
+    "config-yaml-cannot-build": replace(".chef/chef-west/config.yml", '"us-west-2"', "2020-13-45"),
+    "config-bool-maybe": replace(".chef/chef-west/config.yml", '"pivotal"', "!!bool maybe"),
+    "template-stringlike-numeric-key": replace(
+        "cloudformation/pipeline.yml", "StringLike:\n", "StringLike:\n                    5: x\n"),
+    "template-lone-statement": lambda repo: (repo / "cloudformation/pipeline.yml").write_text(
+        lone_statement((repo / "cloudformation/pipeline.yml").read_text("utf-8")), "utf-8"),
 }
 
 
@@ -107,7 +124,13 @@ BAD: dict[str, tuple[Change, list[str]]] = {
     "server-without-config": (write(".chef/orphan/private.pem", ""), [
         ".chef/orphan/config.yml: missing: add one to .chef/orphan/, or remove it"]),
     "symlink-to-a-directory-outside": (symlink(".chef/elsewhere", "/"), [
-        ".chef/elsewhere/config.yml: missing"]),
+        f".chef/elsewhere: {SYMLINKED}"]),
+    "symlink-to-a-server-inside": (symlink(".chef/chef-copy", "chef-east"), [
+        f".chef/chef-copy: {SYMLINKED}"]),
+    "symlinked-chef-dir": (lambda repo: (
+        (repo / ".chef").rename(repo / "dot-chef"), symlink(".chef", "dot-chef")(repo)), [
+        ".chef: is a symlink: the servers and knife.rb live in a real directory inside the "
+        "repository"]),
     "symlinked-config": (symlink(".chef/chef-west/config.yml", "../chef-east/config.yml"), [
         ".chef/chef-west/config.yml: is a symlink: commit the file itself"]),
     "tracked-client-key": (tracked(".chef/chef-east/private.pem"), [
@@ -143,6 +166,14 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "`cookbook 'new one', path: 'cookbooks/new one'`"]),
     "berksfile-path-missing": (append("Berksfile", 'cookbook "gone", path: "cookbooks/gone"\n'),
                                ["Berksfile:9: cookbook 'gone': no directory 'cookbooks/gone'"]),
+    "berksfile-path-loops": (lambda repo: (
+        symlink("cookbooks/loop", "loop")(repo),
+        append("Berksfile", "cookbook 'loop', path: 'cookbooks/loop'\n")(repo)), [
+        "Berksfile:9: cookbook 'loop': path 'cookbooks/loop' cannot be used: "]),
+    "berksfile-path-nul": (append("Berksfile", "cookbook 'nul', path: 'cook\0books'\n"), [
+        "Berksfile:9: cookbook 'nul': path 'cook\\x00books' cannot be used: embedded null byte"]),
+    "berksfile-path-too-long": (append("Berksfile", f"cookbook 'long', path: '{'x' * 5000}'\n"), [
+        f"Berksfile:9: cookbook 'long': path '{'x' * 79} cannot be used: File name too long"]),
     "berksfile-missing": (lambda repo: (repo / "Berksfile").unlink(), [
         "Berksfile: cannot read: No such file or directory: the pipeline uploads the cookbooks "
         "the Berksfile names"]),
@@ -174,8 +205,26 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "buildspec.yml:6:21: names server 'chef-west': derive the servers from .chef/*/config.yml "
         "instead"]),
     "binary-template": (write("cloudformation/pipeline.yml", b"\xff\x00"), [
-        "cloudformation/pipeline.yml: cannot be compared with pipeline/chef_client.py: 'utf-8' "
-        "codec can't decode byte 0xff in position 0: invalid start byte"]),
+        "cloudformation/pipeline.yml:1:1: is not UTF-8 text: cannot be compared with "
+        "pipeline/chef_client.py"]),
+    "template-policies-not-a-list": (replace(
+        "cloudformation/pipeline.yml", "      Policies:\n        - PolicyName: RunChefClient",
+        "      Policies: 5\n      Unused:\n        - PolicyName: RunChefClient"), [
+        f".chef/{name}/config.yml: chef-client goes to nodes tagged 'chef-server', a key "
+        "FunctionRole in cloudformation/pipeline.yml does not allow"
+        for name in ("chef-east", "chef-west")]),
+    "template-invalid-date": (replace(
+        "cloudformation/pipeline.yml", 'AWSTemplateFormatVersion: "2010-09-09"',
+        "AWSTemplateFormatVersion: 2010-13-09"), [
+        "cloudformation/pipeline.yml:1:27: invalid YAML: '2010-13-09' is not a valid timestamp"]),
+    "template-100-deep-list": (append(
+        "cloudformation/pipeline.yml", "Deep: " + "[" * 100 + "]" * 100 + "\n"), [
+        "cloudformation/pipeline.yml:{template}:70: invalid YAML: nested too deeply"]),
+    "template-20000-deep-list": (append(
+        "cloudformation/pipeline.yml", "Deep: " + "[" * 20000 + "]" * 20000 + "\n"), [
+        "cloudformation/pipeline.yml:{template}:"]),
+    "template-fifo": (fifo("cloudformation/pipeline.yml"), [
+        "cloudformation/pipeline.yml: is not a regular file"]),
     "template-names-server": (write("cloudformation/extra.yaml", (
         "# chef-east\nchef-east: a key\nOutputs:\n  X:\n"
         "    Value: !Sub '${B}/chef-west/private.pem'\n  Y:\n    - [chef-west-1, chef-west]\n")), [
@@ -190,7 +239,7 @@ def test_bad_repo(bake: Bake, monkeypatch: pytest.MonkeyPatch,
     repo = bake(init_git=True)
     change(repo)
     last_lines = {name: last_line(repo / path) for name, path in (
-        ("knife", KNIFE), ("gitignore", ".gitignore"))}
+        ("knife", KNIFE), ("gitignore", ".gitignore"), ("template", "cloudformation/pipeline.yml"))}
     code, out = run(repo, monkeypatch, capsys)
     assert code == 1
     assert len(out) == len(expected), out
@@ -201,9 +250,24 @@ def test_bad_repo(bake: Bake, monkeypatch: pytest.MonkeyPatch,
 def last_line(path: Path) -> int:
     """The number of a file's last line, where a test appends; 0 for a file that is no text."""
     try:
-        return len(path.read_text("utf-8").splitlines())
+        return len(path.read_text("utf-8").splitlines()) if path.is_file() else 0
     except (OSError, UnicodeDecodeError):
         return 0
+
+
+def lone_statement(template: str) -> str:
+    """FunctionRole's statements cut to the one that allows tagged nodes, written as IAM also
+    takes a single statement: a mapping, not a list of one."""
+    lines = template.splitlines(keepends=True)
+    start = lines.index("            Statement:\n", lines.index("  FunctionRole:\n"))
+    end = next(index for index in range(start + 1, len(lines))
+               if lines[index].strip() and len(lines[index]) - len(lines[index].lstrip()) < 14)
+    lone = [
+        "              Effect: Allow\n", "              Action: ssm:SendCommand\n",
+        "              Resource: '*'\n", "              Condition:\n",
+        "                StringLike:\n", '                  "ssm:resourceTag/chef-server": "*"\n',
+    ]
+    return "".join([*lines[:start + 1], *lone, *lines[end:]])
 
 
 @pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby -c needs Ruby")

@@ -230,3 +230,42 @@ def test_fetch_ca_from_an_unreachable_server(
     assert code == 1
     assert f"cannot connect to chef.test.example:443 (through 127.0.0.1:{port})" in err
     assert not (repo / ".chef/chef-north").exists()
+
+
+@pytest.mark.parametrize("url", [
+    "https://CHEF-WEST.example.com/organizations/default",
+    "https://chef-west.example.com:443/organizations/default",
+])
+def test_another_spelling_of_a_servers_url_is_that_server(
+    repo: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    result = run(capsys, "add-server", "chef-new", "--url", url, "--region", "us-east-1")
+
+    assert result.code == 1
+    assert "--url: server 'chef-west' already has the URL" in result.err
+    assert not (repo / ".chef/chef-new").exists()
+
+
+@pytest.mark.parametrize(("region", "code"), [
+    ("eusc-de-east-1", 0), ("us-northwest-9", 1), ("cn-iso-central-1", 1), ("aws-global", 1),
+])
+def test_the_region_is_one_botocore_lists(
+    repo: Path, capsys: pytest.CaptureFixture[str], region: str, code: int
+) -> None:
+    result = run(capsys, "add-server", "chef-new", "--url", URL, "--region", region)
+
+    assert result.code == code, result.err
+    assert (repo / ".chef/chef-new").exists() is (code == 0)
+
+
+@pytest.mark.parametrize("value", ["2020-13-45", "!!bool maybe", "!!int x", "1" * 4301])
+def test_a_neighbour_config_yaml_cannot_build_does_not_stop_it(
+    repo: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    west = repo / ".chef/chef-west/config.yml"
+    west.write_text(west.read_text("utf-8").replace('"us-west-2"', value), "utf-8")
+
+    result = run(capsys, *ADD)
+
+    assert result.code == 0, result.err
+    assert (repo / ".chef/chef-north/config.yml").is_file()

@@ -218,3 +218,23 @@ def test_reports_hooks_and_pipeline_that_install_different_kits(
         f"kit: .pre-commit-config.yaml installs the hooks from {KIT_URL} at v9.9.9, "
         f"buildspec.yml the kit from {KIT_URL} at {pinned}: make them the same"
     ) in out
+
+
+def test_configs_yaml_cannot_build_are_each_one_finding(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, old, new in (("chef-east", '"us-east-1"', "2020-13-45"),
+                           ("chef-west", '"pivotal"', "!!int x")):
+        config = repo / f".chef/{name}/config.yml"
+        config.write_text(config.read_text("utf-8").replace(old, new), "utf-8")
+
+    code, out, err = doctor(capsys, "--offline", ports={})
+
+    assert code == 1
+    assert [row(out, name)[1] for name in ("chef-east", "chef-west")] == ["FAIL", "FAIL"]
+    advice = out.split("To do:")[1]
+    assert ("chef-east: .chef/chef-east/config.yml:2:9: invalid YAML: '2020-13-45' is not a valid "
+            "timestamp") in advice
+    assert ("chef-west: .chef/chef-west/config.yml:3:12: invalid YAML: 'x' is not a valid "
+            "int") in advice
+    assert "Traceback" not in err

@@ -326,6 +326,19 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
         "URL of two servers",
     ),
     (
+        "same URL with its default port",
+        {"servers": {"a": DEFAULT_SERVERS["chef-east"], "b": {
+            **DEFAULT_SERVERS["chef-east"],
+            "server": DEFAULT_SERVERS["chef-east"]["server"].replace(".com/", ".com:443/"),
+        }}},
+        "URL of two servers",
+    ),
+    (
+        "made-up region",
+        {"servers": {"a": {**DEFAULT_SERVERS["chef-east"], "region": "us-northwest-9"}}},
+        "servers.a.region: 'us-northwest-9' is not allowed",
+    ),
+    (
         "http URL",
         {
             "servers": {

@@ -34,7 +34,8 @@ def test_ruff_passes() -> None:
 def test_mypy_passes() -> None:
     # The template's plain Python (the Lambda, the upload script) is type-checked like the rest.
     template_python = "{{cookiecutter.repo_name}}/pipeline"
-    packages = ("chef_multiserver", "pre_commit_hooks", "rehearsal", "tests", "benchmarks")
+    packages = ("chef_multiserver", "pre_commit_hooks", "rehearsal", "tests", "benchmarks",
+                "tools")
     result = run(sys.executable, "-m", "mypy", *packages, template_python)
     assert result.returncode == 0, result.stdout + result.stderr
 

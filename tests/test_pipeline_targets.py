@@ -52,9 +52,39 @@ def test_a_broken_config_is_named_and_nothing_is_written(
     code, written, err = targets_of(repo, capsys)
     assert code == 1
     assert written is None
-    assert ".chef/chef-00/config.yml::$.region: 'mars-1' is not allowed" in err
-    assert ".chef/chef-01/config.yml: invalid YAML" in err
+    assert ".chef/chef-00/config.yml:2:9: region: 'mars-1' is not allowed" in err
+    assert ".chef/chef-01/config.yml:2:1: invalid YAML" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("2020-13-45", "2:9: invalid YAML: '2020-13-45' is not a valid timestamp"),
+    ("!!bool maybe", "2:9: invalid YAML: 'maybe' is not a valid bool"),
+    ("us-northwest-9", "2:9: region: 'us-northwest-9' is not allowed"),
+])
+def test_a_region_that_cannot_be_read_is_one_finding(
+    bake: Bake, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    repo = bake(servers=make_servers(2))
+    config = repo / ".chef/chef-00/config.yml"
+    config.write_text(config.read_text("utf-8").replace('"us-east-1"', value), "utf-8")
+    code, written, err = targets_of(repo, capsys)
+    assert (code, written) == (1, None)
+    assert err.startswith(f".chef/chef-00/config.yml:{message}"), err
+    assert len(err.splitlines()) == 1
+
+
+def test_two_spellings_of_one_organization_are_refused(
+    bake: Bake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two targets for one Chef organization would upload to it and run chef-client twice."""
+    repo = bake(servers=make_servers(2))
+    config = repo / ".chef/chef-01/config.yml"
+    config.write_text(config.read_text("utf-8").replace(
+        "chef-01.example.com/organizations/org1", "CHEF-00.example.com:443/organizations/org0"))
+    code, written, err = targets_of(repo, capsys)
+    assert (code, written) == (1, None)
+    assert "is also the URL of server 'chef-00'" in err
 
 
 def test_a_repository_without_servers_is_refused(
@@ -87,3 +117,15 @@ def test_a_node_tag_key_the_role_does_not_allow_is_reported(bake: Bake) -> None:
     config.write_text(config.read_text("utf-8") + 'node_tag: {"key": "Role", "value": "web"}\n')
     [finding] = pipeline_targets.template_findings(repo)
     assert finding.startswith(".chef/chef-00/config.yml: chef-client goes to nodes tagged 'Role'")
+
+
+def test_a_server_directory_that_is_a_symlink_gets_no_target(
+    bake: Bake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """git keeps no file beyond a symlink, so the pushed tree would lack this server's config."""
+    repo = bake(servers=make_servers(1))
+    (repo / ".chef/chef-01").symlink_to("chef-00")
+    code, written, err = targets_of(repo, capsys)
+    assert (code, written) == (1, None)
+    assert err.startswith(".chef/chef-01/config.yml: chef-01/ is a symlink: a server is a real "
+                          "directory inside the repository")

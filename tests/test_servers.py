@@ -7,15 +7,24 @@ from typing import Any
 
 import jsonschema
 import pytest
+import referencing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chef_multiserver import repo_files, servers
+from tests.schema_strategies import string_values
 
 # The keywords servers.problems applies, and those that only annotate.
-APPLIED = {"type", "required", "properties", "additionalProperties", "pattern", "not", "enum"}
+APPLIED = {"type", "required", "properties", "additionalProperties", "pattern", "not", "enum",
+           "$ref"}
 ANNOTATIONS = {"description", "title", "$schema", "$id", "$defs"}
-VALIDATOR = jsonschema.Draft202012Validator(servers.SCHEMA)
+# The referenced schemas by their $id, against which a relative $ref resolves (JSON Schema 2020-12,
+# 8.2.1): the jsonschema library needs no file or network access to follow them.
+REGISTRY: referencing.Registry[Any] = referencing.Registry().with_resources(
+    (schema["$id"], referencing.Resource.from_contents(schema))
+    for schema in map(servers.referenced_schema, ["aws_region.schema.json"])
+)
+VALIDATOR = jsonschema.Draft202012Validator(servers.SCHEMA, registry=REGISTRY)
 
 
 def subschemas(schema: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -25,6 +34,8 @@ def subschemas(schema: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
             yield from subschemas(child)
     if "not" in schema:
         yield from subschemas(schema["not"])
+    if "$ref" in schema:
+        yield from subschemas(servers.referenced_schema(schema["$ref"]))
 
 
 def test_schema_is_valid() -> None:
@@ -42,10 +53,10 @@ def test_schema_uses_only_what_servers_applies(schema: Mapping[str, Any]) -> Non
         assert set(schema["not"]) == {"enum"}
 
 
-def matching_or_not(pattern: str) -> st.SearchStrategy[object]:
+def matching_or_not(schema: Mapping[str, Any]) -> st.SearchStrategy[object]:
     # No "\n" in made-up text: see test_trailing_newline.
     return st.one_of(
-        st.from_regex(pattern, fullmatch=True),
+        string_values(schema).filter(lambda text: "\n" not in text),
         st.text(st.characters(exclude_characters="\n"), max_size=12),
         st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
         st.lists(st.integers(), max_size=2),
@@ -55,7 +66,7 @@ def matching_or_not(pattern: str) -> st.SearchStrategy[object]:
 def configs(schema: Mapping[str, Any]) -> st.SearchStrategy[object]:
     properties = schema["properties"]
     values = {
-        key: configs(child) if child["type"] == "object" else matching_or_not(child["pattern"])
+        key: configs(child) if child.get("type") == "object" else matching_or_not(child)
         for key, child in properties.items()
     }
     known = st.fixed_dictionaries({}, optional=values)
@@ -107,3 +118,27 @@ def test_kit_dirs_are_the_names_no_server_may_take() -> None:
 ])
 def test_is_key_file(path: str, is_key: bool) -> None:
     assert repo_files.is_key_file(path) is is_key
+
+
+ORG_URL = "https://chef.example.com/organizations/prod"
+
+
+@pytest.mark.parametrize("spelling", [
+    ORG_URL, "https://CHEF.Example.COM/organizations/prod",
+    "https://chef.example.com:443/organizations/prod",
+    "https://chef.example.com./organizations/prod", "https://chef.example.com/organizations/prod/",
+    "HTTPS://chef.example.com:00443/organizations/prod//",
+])
+def test_spellings_of_one_organization_share_a_key(spelling: str) -> None:
+    assert servers.server_key(spelling) == servers.server_key(ORG_URL)
+    assert servers.duplicates([ORG_URL, spelling], servers.server_key) == [spelling]
+
+
+@pytest.mark.parametrize("other", [
+    "https://chef.example.com:8443/organizations/prod",
+    "https://chef.example.com/organizations/Prod",
+    "https://chef.example.org/organizations/prod", "https://chef.example.com/organizations/prod2",
+    "https://chef.example.com:٤٤٣/organizations/prod", "https://[::1]/organizations/prod",
+])
+def test_other_organizations_have_other_keys(other: str) -> None:
+    assert servers.server_key(other) != servers.server_key(ORG_URL)

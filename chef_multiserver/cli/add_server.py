@@ -78,7 +78,7 @@ def _check_new_server(name: str, config: dict[str, str], urls: dict[str, object]
     if found:
         raise CommandError("; ".join(found))
     for other, url in urls.items():
-        if isinstance(url, str) and servers.duplicates([url, config["server"]]):
+        if isinstance(url, str) and servers.duplicates([url, config["server"]], servers.server_key):
             raise CommandError(
                 f"--url: server {other!r} already has the URL {config['server']}: one directory "
                 "per Chef organization"

@@ -18,7 +18,7 @@ from chef_multiserver.cli import tls as cli_tls
 from chef_multiserver.cli.deploy import describe_stack
 from chef_multiserver.cli.put_key import check_public_access_blocked, key_object
 from chef_multiserver.cli.repo import CommandError, ca_cert_files
-from chef_multiserver.config_check import config_findings, repository_urls
+from chef_multiserver.config_check import RepositoryServers, config_findings
 
 COLUMNS = ("config", "CA", "key", "TLS")
 OK = "ok"
@@ -49,18 +49,18 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     bucket_problem = _bucket_problem(s3, key_bucket) if s3 and key_bucket else None
     ca_pem = "".join(path.read_text("utf-8", errors="replace") for path in ca_cert_files(repo))
 
-    urls = repository_urls(repo)
+    repository = RepositoryServers(repo)
     rows = {}
     for name, directory in found.items():
         # What check-chef-server-config says, paths as seen from here.
-        config_file = Path(os.path.relpath(directory / servers.CONFIG_FILE))
-        others = {other: url for other, url in urls.items() if other != name}
-        config_problems = list(config_findings(config_file, others))
+        config_file = directory / servers.CONFIG_FILE
+        shown = Path(os.path.relpath(config_file))
+        config_problems = list(config_findings(config_file, repository, shown))
         rows[name] = (
             Check(FAIL, "; ".join(config_problems)) if config_problems else Check(OK),
             _ca_check(repo, name),
             Check(FAIL) if bucket_problem else _key_check(s3, key_bucket, name),
-            _tls_check(urls[name], config_problems, ca_pem, args),
+            _tls_check(repository.url(name), config_problems, ca_pem, args),
         )
     _print_table(rows)
     advice = [
