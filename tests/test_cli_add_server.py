@@ -239,7 +239,7 @@ def test_fetch_ca_from_an_unreachable_server(
 def test_another_spelling_of_a_servers_url_is_that_server(
     repo: Path, capsys: pytest.CaptureFixture[str], url: str
 ) -> None:
-    result = run(capsys, "add-server", "chef-new", "--url", url, "--region", "us-east-1")
+    result = run(capsys, "add-server", "chef-new", "--url", url, REGION, "us-east-1")
 
     assert result.code == 1
     assert "--url: server 'chef-west' already has the URL" in result.err
@@ -252,7 +252,7 @@ def test_another_spelling_of_a_servers_url_is_that_server(
 def test_the_region_is_one_botocore_lists(
     repo: Path, capsys: pytest.CaptureFixture[str], region: str, code: int
 ) -> None:
-    result = run(capsys, "add-server", "chef-new", "--url", URL, "--region", region)
+    result = run(capsys, "add-server", "chef-new", "--url", URL, REGION, region)
 
     assert result.code == code, result.err
     assert (repo / ".chef/chef-new").exists() is (code == 0)
