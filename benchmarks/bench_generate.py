@@ -4,7 +4,7 @@ rendering a trivial 20-file template with no hooks, measured side by side in thi
 Target: 100 servers cost no more than 2x the trivial render. Both go through cookiecutter's API with
 no prompts into a fresh temp directory; generation runs with init_git=False, since the trivial
 template makes no git commit either. A last row renders 100 servers with hooks off, to show how much
-of the cost is cookiecutter starting a new interpreter for each of the two hooks.
+of the cost is cookiecutter starting a new interpreter for the post-generation hook.
 
     python benchmarks/bench_generate.py [--runs N]
 """

@@ -1,8 +1,10 @@
-"""The work of the cookiecutter template's two hooks.
+"""The rules for the template's answers, and the work of its post-generation hook.
 
-The hooks in ``hooks/`` import this module from the template checkout (cookiecutter's
-``_repo_dir``), so it needs nothing but the standard library. Each hook is a new interpreter, so
-imports stay few: they are most of what a generation costs (benchmarks/bench_generate.py).
+The template's Jinja extension checks the answers with ``answer_problems`` before cookiecutter
+creates anything; ``hooks/post_gen_project.py`` imports this module from the template checkout
+(cookiecutter's ``_repo_dir``), so it needs nothing but the standard library. The hook is a new
+interpreter, so imports stay few: they are most of what a generation costs
+(benchmarks/bench_generate.py).
 """
 
 from __future__ import annotations
@@ -19,11 +21,9 @@ from chef_multiserver import kit_source, servers
 REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")
 # A git branch name that needs no quoting where the pipeline uses it (git-check-ref-format rules).
 BRANCH = re.compile(r"(?![/.-])(?!.*(?:\.\.|//|@\{|\.lock$|[/.]$))[A-Za-z0-9._/-]{1,100}")
-# The pre-generation hook's exit status when it refuses answers, told apart from a crash (1) so
-# that the template's extension can keep cookiecutter from adding a traceback to a refusal.
-REFUSED = 3
-# Where the template's own answers go into YAML, Ruby and Markdown as one line.
-ONE_LINE = re.compile(r"[^\n\r\x00]{1,1000}")
+# Where the template's own answers go into YAML, Ruby and Markdown as one line: no control
+# character (C0, DEL, C1), no line or paragraph separator, no lone surrogate (no UTF-8 for it).
+ONE_LINE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]{1,1000}")
 
 
 def chosen_servers(answers: dict[str, Any]) -> Any:
@@ -43,7 +43,11 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
         for field, pattern, allowed in (
             ("repo_name", REPO_NAME, "1-100 letters, digits, '.', '_', '-', not ending in .git"),
             ("branch", BRANCH, "a git branch name such as main or release/chef"),
-            ("description", ONE_LINE, "one line of at most 1000 characters"),
+            (
+                "description",
+                ONE_LINE,
+                "one line of at most 1000 characters, no control character",
+            ),
         )
         if not (isinstance(answers[field], str) and pattern.fullmatch(answers[field]))
     ]
@@ -60,6 +64,8 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
         chosen = chosen_servers(answers)
     except json.JSONDecodeError as error:
         return [*found, f"servers: not valid JSON ({error})"]
+    except RecursionError:
+        return [*found, "servers: nested too deeply: give {name: {server, region}, ...}"]
     if not isinstance(chosen, dict):
         return [*found, "servers: must be a JSON object of server name -> {server, region}"]
     for name, spec in chosen.items():

@@ -45,9 +45,8 @@ class LoadedConfig:
     value: object
     positions: dict[tuple[str, ...], tuple[Position, Position]]
 
-    def position(self, problem: Problem) -> Position:
+    def position(self, problem: Problem, schema: Mapping[str, Any] = SCHEMA) -> Position:
         """Where ``problem`` is: the key itself when the schema does not know it, else its value."""
-        schema: Mapping[str, Any] = SCHEMA
         for depth, key in enumerate(problem.path, 1):
             if key not in schema.get("properties", {}):
                 return self.positions[problem.path[:depth]][0]

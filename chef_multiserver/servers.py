@@ -2,10 +2,11 @@
 
 The rules themselves are data: ``schemas/server_config.schema.json``, a JSON Schema that editors can
 use too. This module applies the part of JSON Schema that file uses (``type``, ``required``,
-``properties``, ``additionalProperties: false``, ``pattern``, ``not``/``enum``) with the standard
-library only, because the cookiecutter hooks import it from the template checkout, where nothing but
-cookiecutter's interpreter is promised. ``tests/test_servers.py`` checks that it agrees with the
-``jsonschema`` library and that the schema uses no other keyword.
+``properties``, ``additionalProperties: false``, ``pattern``, ``not``/``enum``; types object,
+string and boolean) with the standard library only, because the cookiecutter hooks import it from
+the template checkout, where nothing but cookiecutter's interpreter is promised.
+``tests/test_servers.py`` checks that it agrees with the ``jsonschema`` library and that the schema
+uses no other keyword.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def problems(
             yield Problem((), f"must be a mapping of keys to values, not {_describe(value)}")
             return
         yield from _object_problems(value, schema)
+    elif expected == "boolean":
+        if not isinstance(value, bool):
+            yield Problem((), f"must be true or false, not {_describe(value)}")
     elif expected == "string":
         if not isinstance(value, str):
             yield Problem((), f"must be a string ({ALLOWED[name]}), not {_describe(value)}")

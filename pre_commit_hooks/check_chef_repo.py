@@ -1,6 +1,8 @@
 """Check that a chef-multiserver-kit repository agrees with itself: every server directory has a
 config.yml, no key is tracked and .gitignore still ignores keys, the Berksfile names every cookbook
-of cookbooks/ by path, .chef/knife.rb is the kit's, and the pipeline names no server of its own.
+of cookbooks/ by path, .chef/knife.rb is the kit's, the pipeline names no server of its own, every
+file of roles/, environments/ and data_bags/ is what its folder says (JSON, named as its file),
+and .chef/sync.yml, if any, is valid.
 
 The Berksfile is read line by line, not run: a line ``cookbook 'NAME', path: 'DIR'`` (or
 ``:path => "DIR"``; either quote; optional parentheses) names a local cookbook; any other line is
@@ -17,7 +19,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from chef_multiserver import pipeline_targets, repo_files, servers
+from chef_multiserver import chef_state, pipeline_targets, repo_files, servers, sync_settings
 
 KNIFE_RB = servers.KNIFE_RB
 TEXT_MAX_BYTES = 1024 * 1024
@@ -222,6 +224,8 @@ def repo_findings(repo: Path, *, in_git: bool) -> Iterator[str]:
     yield from knife_findings(repo)
     yield from berksfile_findings(repo)
     yield from pipeline_findings(repo, names)
+    yield from chef_state.object_findings(repo)
+    yield from sync_settings.settings_findings(repo)
     if not in_git:
         yield f"{repo}: not a git repository: cannot check which keys are tracked or ignored"
         return

@@ -35,6 +35,7 @@ CONSOLE_SCRIPTS = {
     "check-chef-server-config": "pre_commit_hooks.check_chef_server_config",
     "check-chef-repo": "pre_commit_hooks.check_chef_repo",
     "chef-pipeline-targets": "chef_multiserver.pipeline_targets",
+    "chef-multiserver": "chef_multiserver.cli",
 }
 
 # A stand-in for Berkshelf: records what each call saw (arguments, CHEF_SERVER, working directory,

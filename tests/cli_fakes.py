@@ -5,10 +5,11 @@ The fixtures that use them are in cli_fixtures.py."""
 
 from __future__ import annotations
 
-import datetime
+import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -17,13 +18,14 @@ from typing import Any, NamedTuple
 import boto3
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli import main as cli
 from rehearsal.moto_server import REGION
+from rehearsal.tls_certs import Issued as Issued
+from rehearsal.tls_certs import key_pem
+from rehearsal.tls_certs import make_ca as make_ca
+from rehearsal.tls_certs import make_server_cert as make_server_cert
+from rehearsal.tls_certs import pem as pem
 
 # The two servers of the generated repository; both use the Chef user "pivotal".
 SERVERS = {
@@ -60,8 +62,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
 
 
 def aws_client(service: str) -> Any:
-    """A client for the test's own setup and assertions, made as the CLI makes its own."""
-    return cli_aws.client(boto3.Session(), service)
+    """A client for the test's own setup and assertions: the CLI's environment, but no lines on
+    stderr, which is the CLI's output the tests read."""
+    return boto3.Session().client(service)  # type: ignore[call-overload]
 
 
 def private_bucket(name: str) -> str:
@@ -78,67 +81,6 @@ def private_bucket(name: str) -> str:
 
 
 # --- TLS: a CA, certificates it signs, and servers that present them ----------------------------
-
-
-class Issued(NamedTuple):
-    key: ec.EllipticCurvePrivateKey
-    certificate: x509.Certificate
-
-
-def make_ca(name: str) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    certificate = (
-        _builder(subject, subject, key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return Issued(key, certificate)
-
-
-def make_server_cert(ca: Issued, dns_name: str) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name)])
-    certificate = (
-        _builder(subject, ca.certificate.subject, key)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca.key, hashes.SHA256())
-    )
-    return Issued(key, certificate)
-
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
-) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-
-
-def pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 class _Handshake(socketserver.BaseRequestHandler):
@@ -163,13 +105,7 @@ def tls_server(leaf: Issued, chain: list[x509.Certificate], directory: Path) -> 
     cert_file = directory / "chain.pem"
     cert_file.write_bytes(b"".join(pem(certificate) for certificate in [leaf.certificate, *chain]))
     key_file = directory / "key.pem"
-    key_file.write_bytes(
-        leaf.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_file.write_bytes(key_pem(leaf.key))
     server = _TLSServer(("127.0.0.1", 0), _Handshake)
     server.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.context.load_cert_chain(cert_file, key_file)
@@ -181,3 +117,51 @@ def tls_server(leaf: Issued, chain: list[x509.Certificate], directory: Path) -> 
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# --- Peers that are not what they should be -----------------------------------------------------
+
+
+class Peer(NamedTuple):
+    port: int
+    connections: list[float]  # the time.monotonic() of each connection accepted
+
+
+@contextmanager
+def raw_peer(behaviour: str) -> Iterator[Peer]:
+    """A TCP server on 127.0.0.1 that accepts and then: ``close`` (closes at once, as a server
+    that drops the connection), ``http`` (answers the first bytes as a plain HTTP server does,
+    400, and closes) or ``silent`` (keeps the connection open and never sends a byte, as a
+    black-holed endpoint behind a load balancer does)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[float] = []
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener was closed: the test is over
+                return
+            connections.append(time.monotonic())
+            if behaviour == "close":
+                connection.close()
+            elif behaviour == "http":
+                with suppress(OSError):
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                connection.close()
+            else:
+                held.append(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield Peer(listener.getsockname()[1], connections)
+    finally:
+        with suppress(OSError):  # wakes the accept() above (Linux)
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        for connection in held:
+            connection.close()
+        thread.join(timeout=5)

@@ -34,6 +34,7 @@ from rehearsal.buildspec import (
     rehearse,
     store_keys,
 )
+from rehearsal.chef_build import BuildServers, bucket_keys, build_servers
 from rehearsal.moto_server import moto_endpoint
 from tests.conftest import KIT_ROOT, Bake, make_servers
 
@@ -74,21 +75,26 @@ class Build:
     berks_log: Path
     env: dict[str, str]
     ca_pem: str
+    chef: BuildServers
 
     def run(self, **variables: str) -> Rehearsal:
         return rehearse(self.repo, {**self.env, **variables}, self.berks_log)
 
 
 @pytest.fixture
-def build(bake: Bake, tmp_path: Path, endpoint: str, key_digests: dict[str, str]) -> Build:
+def build(
+    bake: Bake, tmp_path: Path, endpoint: str, key_digests: dict[str, str]
+) -> Iterator[Build]:
     repo = bake(servers=make_servers(3), init_git=True)
     ca_pem = ca_certificate_pem()
     (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
-    git_commit(repo, "Trust the Chef servers' CA", ".chef/ca_certs/chef-ca.crt")
-    berks_log = tmp_path / "berks.log"
-    env = build_env(make_bin(tmp_path / "bin"), KIT_ROOT, endpoint, tmp_path / "build-tmp",
-                    berks_log, KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM="3")
-    return Build(repo, tmp_path / "build-tmp", berks_log, env, ca_pem.decode())
+    keys = bucket_keys(endpoint, KEY_BUCKET, SERVERS)
+    with build_servers(repo, tmp_path / "doubles", keys) as chef:
+        git_commit(repo, "Trust the Chef servers' CA; the servers' ports", ".chef")
+        berks_log = tmp_path / "berks.log"
+        env = build_env(make_bin(tmp_path / "bin"), KIT_ROOT, endpoint, tmp_path / "build-tmp",
+                        berks_log, KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM="3", **chef.env())
+        yield Build(repo, tmp_path / "build-tmp", berks_log, env, ca_pem.decode(), chef)
 
 
 def uploads(rehearsal: Rehearsal) -> dict[str, dict[str, Any]]:
@@ -197,11 +203,73 @@ def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
     assert chef_multiserver(["add-server", "chef-new", "--server-region", "eu-west-1",
                              "--url", "https://chef-new.example.com/organizations/default"]) == 0
     assert chef_multiserver(["put-key", "chef-new", "--key", str(key), "--bucket", KEY_BUCKET]) == 0
+    build.chef.add(build.repo, "chef-new", key.read_bytes())
     git_commit(build.repo, "Add chef-new", ".chef/chef-new/config.yml")
-    rehearsal = build.run()
+    rehearsal = build.run(**build.chef.env())
 
     assert rehearsal.returncode == 0, rehearsal.output
     done = uploads(rehearsal)
     assert sorted(done) == sorted([*SERVERS, "chef-new"])
     assert done["chef-new"]["key_sha256"] == hashlib.sha256(key.read_bytes()).hexdigest()
     assert result_table(rehearsal.output, [*SERVERS, "chef-new"]) == dict.fromkeys(done, "ok")
+
+
+# --- After the upload: roles, environments and data bag items synced, then drift refused --------
+# The Chef servers are doubles (rehearsal/chef_build.py) verifying every request's signature with
+# Chef's mixlib-authentication, reached by their own names over TLS verified against
+# .chef/ca_certs/; what a server holds after an upload and which writes Chef's classes make are
+# modelled as tests/test_cli_sync.py says.
+
+
+def test_the_build_brings_every_server_in_step_writing_only_what_differs(build: Build) -> None:
+    drifted = build.chef.running["chef-01"].org
+    drifted.roles["example"]["description"] = "changed by hand"
+    del drifted.environments["example"]
+    del drifted.data_bags["example"]
+    build.chef.running["chef-02"].org.roles["stray"] = {"name": "stray"}
+    rehearsal = build.run()
+    assert rehearsal.returncode == 0, rehearsal.output
+    assert drifted.writes == [("PUT", "roles/example"), ("POST", "environments"),
+                              ("POST", "data/example"), ("POST", "data"), ("POST", "data/example")]
+    assert build.chef.running["chef-00"].org.writes == []
+    assert build.chef.running["chef-02"].org.writes == []  # the stray role is reported, kept
+    assert "chef-02: nothing to write; kept, only on the server" in rehearsal.output
+    check = rehearsal.output[rehearsal.output.index("Check:"):]
+    assert [line for line in check.splitlines() if line.startswith("chef-")] == [
+        f"{server}: in step" for server in SERVERS]
+    assert all(not server.rejections for server in build.chef.running.values())
+    assert leftover_keys(build.repo, build.build_tmp) == []
+
+
+def test_drift_left_after_the_build_fails_it_with_a_table_per_server(build: Build) -> None:
+    cookbook = build.chef.running["chef-02"].org.cookbooks["example"]["0.1.0"]
+    cookbook["all_files"][-1]["checksum"] = "0" * 32  # someone uploaded other files, same version
+    rehearsal = build.run()
+    assert rehearsal.returncode != 0
+    check = rehearsal.output[rehearsal.output.index("Check:"):]
+    assert "chef-00: in step" in check
+    assert "chef-02: 1 difference" in check
+    assert "frozen-version case: example 0.1.0 is frozen on the server" in check
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_the_sync_and_drift_steps_for_a_fleet(
+    count: int, bake: Bake, tmp_path: Path, endpoint: str
+) -> None:
+    names = list(make_servers(count))
+    bucket = f"fleet-keys-{count}"
+    store_keys(endpoint, bucket, names)
+    repo = bake(servers=make_servers(count), init_git=True)
+    with build_servers(repo, tmp_path / "doubles", bucket_keys(endpoint, bucket, names)) as chef:
+        git_commit(repo, "The servers' CA and ports", ".chef")
+        for server in chef.running.values():
+            server.org.roles["example"]["run_list"] = []
+        env = build_env(make_bin(tmp_path / "bin"), KIT_ROOT, endpoint, tmp_path / "build-tmp",
+                        tmp_path / "berks.log", KEY_BUCKET=bucket, UPLOAD_PARALLELISM="8",
+                        **chef.env())
+        rehearsal = rehearse(repo, env, tmp_path / "berks.log")
+        assert rehearsal.returncode == 0, rehearsal.output
+        assert [server.org.writes for server in chef.running.values()] == [
+            [("PUT", "roles/example")]] * count
+        check = rehearsal.output[rehearsal.output.index("Check:"):]
+        assert check.count(": in step") == count

@@ -109,6 +109,14 @@ GOOD: dict[str, Change] = {
         "cloudformation/pipeline.yml", "StringLike:\n", "StringLike:\n                    5: x\n"),
     "template-lone-statement": lambda repo: (repo / "cloudformation/pipeline.yml").write_text(
         lone_statement((repo / "cloudformation/pipeline.yml").read_text("utf-8")), "utf-8"),
+    # An encrypted item is JSON like any other (knife data bag create --secret-file writes it).
+    "encrypted-data-bag-item": write("data_bags/secrets/db.json", (
+        '{"id": "db", "password": {"encrypted_data": "aGk=", "iv": "aXY=", "version": 3, '
+        '"cipher": "aes-256-gcm", "auth_tag": "dGFn"}}')),
+    "chef-repo-readmes": lambda repo: [write(f"{folder}/README.md", "notes")(repo)
+                                       for folder in ("roles", "environments", "data_bags")],
+    "sync-setting": write(".chef/sync.yml",
+                          "delete_extra:\n  roles: true\n  environments: false\n"),
 }
 
 
@@ -230,6 +238,37 @@ BAD: dict[str, tuple[Change, list[str]]] = {
         "    Value: !Sub '${B}/chef-west/private.pem'\n  Y:\n    - [chef-west-1, chef-west]\n")), [
         "cloudformation/extra.yaml:5:23: names server 'chef-west'",
         "cloudformation/extra.yaml:7:21: names server 'chef-west'"]),
+    # What roles/, environments/ and data_bags/ hold must be what the folder says (issue 15).
+    "role-invalid-json": (write("roles/web.json", '{"name": "web",\n  "run_list": [,]}'), [
+        "roles/web.json:2:16: invalid JSON: Expecting value"]),
+    "role-named-otherwise": (write("roles/web.json", '{"name": "db"}'), [
+        "roles/web.json: its 'name' is 'db', not 'web' as its file name says: make them the same"]),
+    "environment-not-an-object": (write("environments/prod.json", "[]"), [
+        "environments/prod.json:1:1: must be a JSON object, not list"]),
+    "default-environment": (write("environments/_default.json", '{"name": "_default"}'), [
+        "environments/_default.json: the _default environment cannot be changed on a Chef server"]),
+    "data-bag-item-id-otherwise": (write("data_bags/users/alice.json", '{"id": "bob"}'), [
+        "data_bags/users/alice.json: its 'id' is 'bob', not 'alice'"]),
+    "role-run-list-of-wrong-type": (write("roles/web.json", '{"name": "web", "run_list": {}}'), [
+        "roles/web.json: 'run_list' must be a list or a string, not dict"]),
+    "item-nested-too-deeply": (write("data_bags/x/y.json", "[" * 100_000 + "]" * 100_000), [
+        "data_bags/x/y.json: nested too deeply to be a Chef object"]),
+    "stray-files": (lambda repo: (write("roles/web.yaml", "name: web")(repo),
+                                  write("data_bags/item.json", '{"id": "item"}')(repo),
+                                  write("data_bags/bad bag/x.json", '{"id": "x"}')(repo)), [
+        "roles/web.yaml: not a .json or .rb file, so never uploaded",
+        "data_bags/bad bag/: 'bad bag' is not a data bag name Chef allows",
+        "data_bags/item.json: a data bag item belongs in a folder named for its bag: "
+        "data_bags/BAG/item.json"]),
+    "ruby-role": (write("roles/base.rb", "name 'base'\nrun_list 'recipe[example]'\n"), [
+        "roles/base.rb: Ruby roles are not uploaded: convert it to JSON with Chef's own class, "
+        "then delete the .rb file: ruby -rchef -e 'o = Chef::Role.new; o.name(\"base\"); "
+        "o.from_file(\"roles/base.rb\"); puts Chef::JSONCompat.to_json_pretty(o)' > "
+        "roles/base.json"]),
+    "sync-setting-not-boolean": (write(".chef/sync.yml", "delete_extra:\n  roles: 'yes'\n"), [
+        ".chef/sync.yml:2:10: delete_extra.roles: must be true or false, not a str ('yes')"]),
+    "sync-setting-unknown-kind": (write(".chef/sync.yml", "delete_extra:\n  nodes: true\n"), [
+        ".chef/sync.yml:2:3: unknown key 'nodes': did you mean 'roles'?"]),
 }
 
 

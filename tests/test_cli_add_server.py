@@ -138,8 +138,8 @@ def test_needs_a_node_name_when_the_servers_disagree(
 def test_missing_region_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run(capsys, *ADD[:4])
 
-    assert result.code == 2
-    assert "--server-region" in result.err
+    assert result.code == 1
+    assert "--server-region REGION is required" in result.err
 
 
 def test_outside_a_repository(

@@ -161,7 +161,9 @@ def test_explains_a_stack_in_rollback_complete_and_leaves_it(
     assert "ROLLBACK_COMPLETE: its creation failed" in err
     assert f"aws cloudformation delete-stack --stack-name {STACK} --region {REGION}" in err
     assert "--replace-failed" in err
-    assert len(err.strip().splitlines()) == 1
+    # One line of advice, after the line saying what it waited for.
+    assert err.splitlines()[0].startswith("chef-multiserver: waiting for CloudFormation at ")
+    assert len(err.strip().splitlines()) == 2
     assert stack()["StackStatus"] == "ROLLBACK_COMPLETE"
 
 

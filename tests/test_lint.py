@@ -64,7 +64,7 @@ def rendered_hooks(bake: Bake, tmp_path: Path) -> list[Path]:
 def test_rendered_template_hooks_pass_ruff_and_mypy(rendered_hooks: list[Path]) -> None:
     config = str(KIT_ROOT / "pyproject.toml")
     paths = [str(path) for path in rendered_hooks]
-    assert [path.name for path in rendered_hooks] == ["post_gen_project.py", "pre_gen_project.py"]
+    assert [path.name for path in rendered_hooks] == ["post_gen_project.py"]
 
     ruff = run(sys.executable, "-m", "ruff", "check", "--config", config, *paths)
     mypy = run(sys.executable, "-m", "mypy", "--config-file", config, *paths)

@@ -11,7 +11,7 @@ import referencing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chef_multiserver import repo_files, servers
+from chef_multiserver import repo_files, servers, sync_settings
 from tests.schema_strategies import string_values
 
 # The keywords servers.problems applies, and those that only annotate.
@@ -142,3 +142,33 @@ def test_spellings_of_one_organization_share_a_key(spelling: str) -> None:
 ])
 def test_other_organizations_have_other_keys(other: str) -> None:
     assert servers.server_key(other) != servers.server_key(ORG_URL)
+# .chef/sync.yml is validated by the same engine, on a schema of its own with booleans.
+SYNC_VALIDATOR = jsonschema.Draft202012Validator(sync_settings.SCHEMA)
+
+
+def test_sync_schema_is_valid_and_uses_only_what_servers_applies() -> None:
+    jsonschema.Draft202012Validator.check_schema(sync_settings.SCHEMA)
+    for schema in subschemas(sync_settings.SCHEMA):
+        assert set(schema) <= APPLIED | ANNOTATIONS
+        assert schema["type"] in ("object", "boolean")
+        if schema["type"] == "object":
+            assert schema["additionalProperties"] is False
+
+
+def sync_values(schema: Mapping[str, Any]) -> st.SearchStrategy[object]:
+    anything = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4))
+    if schema["type"] == "boolean":
+        return anything
+    known = st.fixed_dictionaries(
+        {}, optional={key: sync_values(child) for key, child in schema["properties"].items()}
+    )
+    unknown = st.dictionaries(st.text(max_size=6), anything, max_size=2)
+    return st.one_of(known, st.tuples(known, unknown).map(lambda pair: {**pair[1], **pair[0]}),
+                     anything, st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=300, database=None)
+@given(sync_values(sync_settings.SCHEMA))
+def test_sync_problems_agree_with_jsonschema(value: object) -> None:
+    found = list(servers.problems(value, sync_settings.SCHEMA))
+    assert (not found) == SYNC_VALIDATOR.is_valid(value), found

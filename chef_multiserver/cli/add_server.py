@@ -30,17 +30,31 @@ def add_server(repo: Path, args: argparse.Namespace) -> int:
         config["node_name"] = _shared_node_name(repo)
     _check_new_server(name, config, repository_urls(repo))
 
+    # Every path is checked before anything is fetched or written, so that a refusal leaves
+    # nothing half-written; the files are opened with "x": nothing is ever overwritten.
     ca_file = repo / servers.CHEF_DIR / servers.CA_CERTS_DIR / f"{name}.crt"
-    ca_pem = _fetch_ca(name, args.url, args.connect_to, args.yes) if args.fetch_ca else None
-
     server_dir = repo / servers.CHEF_DIR / name
-    server_dir.mkdir(parents=True)
     config_file = server_dir / servers.CONFIG_FILE
-    config_file.write_text(servers.render_config(config), "utf-8")
+    directories = [server_dir, *([ca_file.parent] if args.fetch_ca else [])]
+    files = [config_file, *([ca_file] if args.fetch_ca else [])]
+    for path in directories:
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise CommandError(
+                f"{path.relative_to(repo)} is not a directory: move it away and run add-server "
+                "again; nothing written"
+            )
+    for path in files:
+        if path.exists() or path.is_symlink():
+            raise CommandError(f"{path.relative_to(repo)} already exists: nothing written")
+    ca_pem = _fetch_ca(name, args.url, args.connect_to, args.yes) if args.fetch_ca else None
+    for path in directories:
+        path.mkdir(exist_ok=True)
+    with config_file.open("x", encoding="utf-8") as stream:
+        stream.write(servers.render_config(config))
     print(f"Wrote {config_file.relative_to(repo)}")
     if ca_pem is not None:
-        ca_file.parent.mkdir(parents=True, exist_ok=True)
-        ca_file.write_bytes(ca_pem)
+        with ca_file.open("xb") as stream:
+            stream.write(ca_pem)
         print(f"Wrote {ca_file.relative_to(repo)}")
     _print_next_steps(name, args.server_region, repo, [config_file, *([ca_file] if ca_pem else [])])
     return 0

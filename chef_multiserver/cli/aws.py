@@ -1,13 +1,16 @@
 """AWS for chef-multiserver: one boto3 session per run, and one line for each way AWS can fail.
 
 boto3 already does what the AWS CLI does with ``--profile``, ``--region``, the ``AWS_*``
-environment variables and ``AWS_ENDPOINT_URL``, except ``AWS_REGION``; this module adds that, the
-retry policy and the messages.
+environment variables (``AWS_ENDPOINT_URL``, ``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``) and the
+profile's ``max_attempts`` and ``retry_mode``, but not ``AWS_REGION``; this module adds that,
+timeouts, a default attempt count where the user set none, a line on stderr before each wait, and
+the messages.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import boto3
@@ -15,17 +18,29 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
     ProfileNotFound,
+    ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
 
-# Throttling and transient errors are retried with backoff by botocore itself (standard mode);
-# only what is still failing after these attempts reaches the user.
-MAX_ATTEMPTS = 8
+from chef_multiserver.cli.repo import CommandError
+
+# Throttling and transient errors are retried with backoff by botocore itself; where the user sets
+# no attempt count (AWS_MAX_ATTEMPTS, max_attempts in the profile), this one, botocore's own
+# default for the standard retry mode. A Config naming an attempt count would hide the user's:
+# botocore reads the environment and the profile only when the Config has none (botocore/args.py,
+# _compute_retry_max_attempts).
+DEFAULT_MAX_ATTEMPTS = 3
+# botocore waits 60 s to connect and 60 s for each answer, on every attempt; no environment
+# variable changes that. Every call this tool makes answers in well under a second, so a dead
+# endpoint is reported within DEFAULT_MAX_ATTEMPTS * READ_TIMEOUT + backoff (about 50 s).
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
 
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"}
 THROTTLED = {
@@ -58,9 +73,56 @@ def session(profile: str | None, region: str | None) -> boto3.Session:
 
 
 def client(aws: boto3.Session, service: str) -> Any:
-    """A client of ``service`` with the retry policy."""
-    retries = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
-    return aws.client(service, config=retries)  # type: ignore[call-overload]
+    """A client of ``service`` with the timeouts, the user's retry settings (else the default
+    attempt count), and a line on stderr before it waits for AWS."""
+    try:
+        user_attempts = aws._session.get_config_variable("max_attempts")
+    except ValueError as error:  # botocore's int() of the setting
+        raise CommandError(
+            f"AWS_MAX_ATTEMPTS (or max_attempts in the profile) is not a whole number ({error})"
+        ) from error
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries=None if user_attempts is not None else {"total_max_attempts": DEFAULT_MAX_ATTEMPTS},
+    )
+    try:
+        made = aws.client(service, config=config)  # type: ignore[call-overload]
+    except ValueError as error:  # botocore's "Invalid endpoint: ..."
+        raise CommandError(
+            f"the AWS endpoint URL is not valid ({error}): set AWS_ENDPOINT_URL (or endpoint_url "
+            "in the profile) to a URL such as https://s3.eu-west-1.amazonaws.com, or unset it"
+        ) from error
+    made.meta.events.register("request-created", _WaitAnnouncer(made))
+    return made
+
+
+class _WaitAnnouncer:
+    """Says on stderr what is being waited for: the service and endpoint before the first
+    request of a client, and each retry."""
+
+    def __init__(self, made: Any) -> None:
+        self.endpoint = made.meta.endpoint_url
+        self.service = made.meta.service_model.service_id
+        self.attempts = made.meta.config.retries.get("total_max_attempts")
+        self.announced = False
+
+    def __call__(self, request: Any, operation_name: str, **_: Any) -> None:
+        attempt = request.context.get("retries", {}).get("attempt", 1)
+        if attempt > 1:
+            print(
+                f"chef-multiserver: retrying {self.service} {operation_name} "
+                f"(attempt {attempt} of {self.attempts})",
+                file=sys.stderr,
+            )
+        elif not self.announced:
+            self.announced = True
+            print(
+                f"chef-multiserver: waiting for {self.service} at {self.endpoint} ("
+                f"{'1 attempt' if self.attempts == 1 else f'up to {self.attempts} attempts'}, "
+                f"{CONNECT_TIMEOUT:g} s to connect and {READ_TIMEOUT:g} s to answer)",
+                file=sys.stderr,
+            )
 
 
 def error_code(error: ClientError) -> str:
@@ -85,6 +147,13 @@ def error_message(error: BotoCoreError | ClientError | ResponseParserError) -> s
             "no AWS region: pass --region REGION, set AWS_REGION, or give the profile a region "
             "(aws configure set region REGION)"
         )
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        return (
+            f"no answer from {error.kwargs.get('endpoint_url')} within "
+            f"{CONNECT_TIMEOUT:g} s to connect and {READ_TIMEOUT:g} s to answer, on every "
+            "attempt: check the network (proxy, firewall, VPC endpoint) and AWS_ENDPOINT_URL; "
+            "AWS_MAX_ATTEMPTS sets the number of attempts"
+        )
     if isinstance(error, EndpointConnectionError):
         return (
             f"cannot reach {error.kwargs.get('endpoint_url')}: check that the region exists "
@@ -101,7 +170,10 @@ def error_message(error: BotoCoreError | ClientError | ResponseParserError) -> s
             f"({details.get('Message', code)})"
         )
     if code in THROTTLED:
-        return f"AWS kept throttling {action} after {MAX_ATTEMPTS} attempts: try again in a minute"
+        return (
+            f"AWS kept throttling {action} through every attempt: try again in a minute, or "
+            "allow more attempts (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE=adaptive)"
+        )
     if code in EXPIRED:
         return "the AWS credentials have expired: refresh them ('aws sso login' or new keys)"
     if code in BAD_CREDENTIALS:

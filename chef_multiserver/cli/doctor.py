@@ -47,7 +47,8 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     key_bucket = args.key_bucket or stack_parameters.get("KeyBucket")
     s3 = cli_aws.client(aws, "s3") if key_bucket else None
     bucket_problem = _bucket_problem(s3, key_bucket) if s3 and key_bucket else None
-    ca_pem = "".join(path.read_text("utf-8", errors="replace") for path in ca_cert_files(repo))
+    ca_files = [Path(os.path.relpath(path)) for path in ca_cert_files(repo)]
+    ca_bundle = cli_tls.load_ca_bundle(ca_files)
 
     repository = RepositoryServers(repo)
     rows = {}
@@ -60,7 +61,7 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
             Check(FAIL, "; ".join(config_problems)) if config_problems else Check(OK),
             _ca_check(repo, name),
             Check(FAIL) if bucket_problem else _key_check(s3, key_bucket, name),
-            _tls_check(repository.url(name), config_problems, ca_pem, args),
+            _tls_check(repository.url(name), config_problems, ca_bundle.pem, args),
         )
     _print_table(rows)
     advice = [
@@ -68,6 +69,7 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     ]
     if bucket_problem:
         advice.append(f"key bucket: {bucket_problem}")
+    advice += ca_bundle.problems
     kit_problem = _kit_problem(repo)
     if kit_problem:
         advice.append(f"kit: {kit_problem}")

@@ -8,27 +8,41 @@ command line and turns every expected failure into one line on stderr and exit s
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from chef_multiserver import __version__
 from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli.add_server import add_server
 from chef_multiserver.cli.deploy import deploy, parse_parameter
 from chef_multiserver.cli.doctor import doctor
+from chef_multiserver.cli.drift import drift
 from chef_multiserver.cli.put_key import put_key
 from chef_multiserver.cli.repo import CommandError, find_repo
+from chef_multiserver.cli.sync import sync
 from chef_multiserver.cli.tls import parse_connect_to
 
 PROG = "chef-multiserver"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 as every other refusal does (argparse: 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Add Chef servers, upload their keys, deploy and check the pipeline of a "
         "chef-multiserver-kit repository. Run it inside the repository.",
@@ -39,20 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_aws_options(parser, default=None)
+    _add_connect_option(parser, default=[])
     # As with the AWS CLI, the global options may also follow the subcommand; SUPPRESS keeps a
     # subcommand that does not repeat them from resetting what came before it.
-    aws_options = argparse.ArgumentParser(add_help=False)
+    aws_options = _Parser(add_help=False)
     _add_aws_options(aws_options, default=argparse.SUPPRESS)
-    connect_options = argparse.ArgumentParser(add_help=False)
-    connect_options.add_argument(
-        "--connect-to",
-        metavar="HOST:PORT:ADDRESS:PORT",
-        type=parse_connect_to,
-        action="append",
-        default=[],
-        help="connect to ADDRESS:PORT instead of HOST:PORT (as curl's --connect-to; empty HOST "
-        "or PORT: any); TLS still checks the name HOST. Repeat for several servers",
-    )
+    connect_options = _Parser(add_help=False)
+    _add_connect_option(connect_options, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add = commands.add_parser(
@@ -145,6 +152,38 @@ def build_parser() -> argparse.ArgumentParser:
         "neither: keys are not checked)",
     )
     check.add_argument("--stack", metavar="NAME", help="the pipeline stack to check")
+
+    compare = commands.add_parser(
+        "drift",
+        parents=[connect_options],
+        help="compare every Chef server with this repository",
+        description="Compare every Chef server (or those given with --server) with this "
+        "repository: the cookbook versions of Berksfile.lock, the files of its own cookbooks, "
+        "roles, environments and data bag items. Each server is reached with its config.yml, "
+        "the key .chef/NAME/private.pem and TLS verified against .chef/ca_certs/. Exit status "
+        "0 when every server is in step, 1 otherwise.",
+    )
+    compare.add_argument(
+        "--server", action="append", metavar="NAME", help="compare this server only (repeatable)"
+    )
+    compare.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    write = commands.add_parser(
+        "sync",
+        parents=[aws_options, connect_options],
+        help="write roles, environments and data bag items to every server, then check drift",
+        description="What the build runs after the cookbook upload: create or update on every "
+        "server each role, environment and data bag item that differs from this repository "
+        "(delete those only a server holds where .chef/sync.yml asks), then compare every "
+        "server as drift does. Exit status 1 when any server is still out of step.",
+    )
+    write.add_argument("--server", action="append", metavar="NAME", help="this server only")
+    write.add_argument(
+        "--key-bucket",
+        metavar="BUCKET",
+        help="read each server's key from s3://BUCKET/NAME/private.pem into memory (default: "
+        ".chef/NAME/private.pem)",
+    )
     return parser
 
 
@@ -157,7 +196,32 @@ def _add_aws_options(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
+def _add_connect_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--connect-to",
+        metavar="HOST:PORT:ADDRESS:PORT",
+        type=parse_connect_to,
+        action="append",
+        default=default,
+        help="connect to ADDRESS:PORT instead of HOST:PORT (as curl's --connect-to; empty HOST "
+        "or PORT: any); TLS still checks the name HOST. Repeat for several servers",
+    )
+
+
+def os_error_message(error: OSError) -> str:
+    """One line for an OSError: the file (or peer) it is about and the system's reason."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if not isinstance(error.filename, (str, bytes)):
+        return reason
+    return f"{os.fsdecode(error.filename)!r}: {reason}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # A path or name the system gave as undecodable bytes (surrogate escapes) is printed escaped
+    # rather than stopping the command (stdout is strict UTF-8 by default).
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -171,13 +235,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.server_region is None:
                 parser.error("add-server: --server-region REGION is required (where its nodes run)")
             return add_server(repo, args)
+        if args.command == "drift":
+            return drift(repo, args)
         aws = cli_aws.session(args.profile, args.region)
-        command = {"put-key": put_key, "deploy": deploy, "doctor": doctor}[args.command]
+        command = {"put-key": put_key, "deploy": deploy, "doctor": doctor, "sync": sync}[
+            args.command
+        ]
         return command(repo, args, aws)
     except CommandError as error:
         print(f"{PROG} {args.command}: {error}", file=sys.stderr)
     except (BotoCoreError, ClientError, ResponseParserError) as error:
         print(f"{PROG} {args.command}: {cli_aws.error_message(error)}", file=sys.stderr)
+    except OSError as error:
+        # What the file system or the network refused that no subcommand expected.
+        print(f"{PROG} {args.command}: {os_error_message(error)}", file=sys.stderr)
+    except UnsupportedAlgorithm as error:
+        print(f"{PROG} {args.command}: not supported by this machine's OpenSSL: {error}",
+              file=sys.stderr)
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130

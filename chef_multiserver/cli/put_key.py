@@ -6,18 +6,14 @@ The key's content is never printed, nor put in any message: only its path.
 from __future__ import annotations
 
 import argparse
-import warnings
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.utils import CryptographyDeprecationWarning
 
 from chef_multiserver import servers
 from chef_multiserver.cli import aws as cli_aws
+from chef_multiserver.cli import key_file
 from chef_multiserver.cli.repo import CommandError, existing_server
 
 PUBLIC_ACCESS_FLAGS = (
@@ -37,7 +33,7 @@ def put_key(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     name: str = args.name
     existing_server(repo, name)
     key_path = Path(args.key)
-    pem = _chef_key_pem(key_path)
+    pem = key_file.chef_key_pem(key_path, key_file.read_key_file(key_path))
     s3 = cli_aws.client(aws, "s3")
     check_public_access_blocked(s3, args.bucket)
     encryption = _encryption(s3, args.bucket, args.kms_key_id)
@@ -57,64 +53,6 @@ def put_key(repo: Path, args: argparse.Namespace, aws: Any) -> int:
             "here (the pipeline takes the key from the bucket), and never commit it"
         )
     return 0
-
-
-def _chef_key_pem(path: Path) -> bytes:
-    """The key at ``path`` as PEM, refused unless it is an unencrypted RSA private key, the only
-    kind Chef Infra Server signs requests with."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CommandError(f"cannot read --key {path}: {error.strerror}") from error
-    is_pem = b"-----BEGIN" in data
-    load = serialization.load_pem_private_key if is_pem else serialization.load_der_private_key
-    try:
-        # Loading a DSA key warns that cryptography deprecates DSA; it is refused below anyway, as
-        # any key that is not RSA, and the user should see that one line only.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            key = load(data, password=None)
-    except TypeError as error:
-        raise CommandError(
-            f"{path} is encrypted with a passphrase: Chef needs it unencrypted "
-            "(openssl rsa -in ENCRYPTED -out PLAIN), kept only in the bucket"
-        ) from error
-    except ValueError as error:
-        raise CommandError(f"{path} is {_what_it_is(data, is_pem)}: {_WANTED}") from error
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise CommandError(f"{path} is not an RSA key: Chef Infra Server keys are RSA; {_WANTED}")
-    if is_pem:
-        return data
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-
-
-_WANTED = "give the Chef user's private key (the .pem knife uses as client_key)"
-
-
-def _what_it_is(data: bytes, is_pem: bool) -> str:
-    """What a file that is not a private key is, for the message that refuses it."""
-    for kind, loader in (
-        (
-            "a certificate",
-            x509.load_pem_x509_certificate if is_pem else x509.load_der_x509_certificate,
-        ),
-        (
-            "a public key",
-            serialization.load_pem_public_key if is_pem else serialization.load_der_public_key,
-        ),
-    ):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-                loader(data)
-        except ValueError:
-            continue
-        return f"{kind}, not a private key"
-    return "not a private key (neither PEM nor DER)"
 
 
 def check_public_access_blocked(s3: Any, bucket: str) -> None:
