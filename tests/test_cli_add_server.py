@@ -57,7 +57,7 @@ def test_the_stacks_region_is_never_the_servers_region(
     config = repo / ".chef/chef-north/config.yml"
 
     without = run(capsys, "--region", "us-west-2", *ADD[:4])
-    assert without.code == 2
+    assert without.code == 1  # a usage error (README: every refusal exits 1)
     assert "add-server: --server-region REGION is required" in without.err
     assert not config.exists()
 
@@ -70,7 +70,7 @@ def test_region_after_add_server_says_which_option_is_the_servers(
 ) -> None:
     result = run(capsys, *ADD[:4], "--region", "eu-north-1")
 
-    assert result.code == 2
+    assert result.code == 1
     assert "add-server takes the server's region as --server-region REGION" in result.err
     assert not (repo / ".chef/chef-north").exists()
 
