@@ -28,7 +28,7 @@ DEFAULT_MAX_CONCURRENCY = "10%"
 DEFAULT_MAX_ERRORS = "0"
 
 
-def server_target(name: str, config: dict[str, Any]) -> dict[str, str]:
+def server_target(name: str, config: dict[str, Any]) -> dict[str, Any]:
     """The target of one server whose config.yml is valid, defaults applied."""
     tag = config.get("node_tag", {"key": servers.DEFAULT_TAG_KEY, "value": name})
     return {
@@ -38,10 +38,11 @@ def server_target(name: str, config: dict[str, Any]) -> dict[str, str]:
         "tag_value": tag["value"],
         "max_concurrency": config.get("max_concurrency", DEFAULT_MAX_CONCURRENCY),
         "max_errors": config.get("max_errors", DEFAULT_MAX_ERRORS),
+        "allow_no_nodes": config.get("allow_no_nodes", False),
     }
 
 
-def repo_targets(repo: Path) -> tuple[list[dict[str, str]], list[str]]:
+def repo_targets(repo: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The targets of every server of ``repo``, and what check-chef-server-config finds wrong with
     any of them: a server with a problem gets no target."""
     repository = RepositoryServers(repo)

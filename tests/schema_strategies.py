@@ -31,6 +31,8 @@ def valid_values(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
                 if key not in schema["required"]
             },
         )
+    if schema["type"] == "boolean":
+        return st.booleans()
     forbidden = set(schema.get("not", {}).get("enum", ()))
     strings = (
         st.sampled_from(schema["enum"]) if "enum" in schema

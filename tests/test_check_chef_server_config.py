@@ -49,6 +49,7 @@ def run(capsys: pytest.CaptureFixture[str], *filenames: str) -> HookRun:
     pytest.param(VALID.replace(b"chef-east.example.com", b"chef.example.com:8443"), id="port"),
     pytest.param(VALID + b'node_tag: {key: "chef:server", value: "east 1"}\n', id="node_tag"),
     pytest.param(VALID + b"max_concurrency: '25%'\nmax_errors: '0'\n", id="ssm-limits"),
+    pytest.param(VALID + b"allow_no_nodes: true\n", id="allow-no-nodes"),
     pytest.param(b"# a comment\n" + VALID.replace(b'"', b""), id="plain-scalars"),
     pytest.param(b"\xef\xbb\xbf" + VALID, id="utf-8-bom"),
     pytest.param(b"{server: 'https://a.example.org/organizations/o', region: eu-central-1, "
@@ -89,6 +90,8 @@ def test_good_config(repo: Path, capsys: pytest.CaptureFixture[str], content: by
                  id="unknown-and-missing"),
     pytest.param(VALID + b"node_tag:\n  key: 7\n", "5:8: node_tag.key: must be a string",
                  id="nested"),
+    pytest.param(VALID + b"allow_no_nodes: 'yes'\n", "4:17: allow_no_nodes: must be true or "
+                 "false, not a str ('yes')", id="allow-no-nodes-text"),
     pytest.param(VALID + b"region: us-west-2\n", "4:1: duplicate key 'region' (first on line 2)",
                  id="duplicate-key"),
     pytest.param(BILLION_LAUGHS, "1:4: YAML anchors and aliases", id="alias-bomb"),

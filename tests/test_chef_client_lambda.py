@@ -1,11 +1,15 @@
 """The pipeline's Lambda, imported from the template, against moto: tagged EC2 instances in two
 regions, SSM's send_command and list_commands, and the build's targets artifact in S3.
+(tests/test_chef_client_rollout.py drives it against an SSM double of the documented waves,
+timeouts and statuses, which moto does not model.)
 
 Faked where moto is silent, and only there:
 - CodePipeline's job API (put_job_success_result, put_job_failure_result) goes to botocore's
   Stubber, which records what the function reported;
-- moto has no ssm list_command_invocations: a before-call hook on that one operation answers it
-  from moto's own record of the command's invocations (a Stubber would take over the whole client);
+- moto has no ssm list_command_invocations or describe_instance_information: a before-call hook on
+  each answers it from moto's own record (of the command's invocations; of the running EC2
+  instances carrying the tag, as SSM lists no stopped node); a Stubber would take over the whole
+  client;
 - moto finishes every command at once with Success on every node: to play a chef-client that is
   still running, or that fails on a node, a test edits that command in moto's backend.
 """
@@ -29,10 +33,11 @@ from botocore.compat import HTTPHeaders
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 from moto.ssm.models import ssm_backends
 
 from chef_multiserver import pipeline_targets
-from tests.conftest import KIT_ROOT, bake_into
+from tests.conftest import KIT_ROOT, bake_into, load_yaml
 
 LAMBDA_SOURCE = KIT_ROOT / "{{cookiecutter.repo_name}}" / "pipeline" / "chef_client.py"
 JOB_ID = "11111111-2222-3333-4444-555555555555"
@@ -79,6 +84,19 @@ def list_invocations_from_moto(
     return AWSResponse("", 200, HTTPHeaders(), None), {"CommandInvocations": command.invocations}
 
 
+def describe_instances_from_moto(
+    params: dict[str, Any], **_: Any
+) -> tuple[AWSResponse, dict[str, Any]]:
+    region = params["context"]["client_region"]
+    [tag] = json.loads(params["body"])["Filters"]
+    key = tag["Key"].removeprefix("tag:")
+    nodes = [{"InstanceId": instance.id, "PingStatus": "Online"}
+             for instance in ec2_backends[DEFAULT_ACCOUNT_ID][region].all_instances()
+             if instance.state == "running" and any(
+                 t["key"] == key and t["value"] in tag["Values"] for t in instance.get_tags())]
+    return AWSResponse("", 200, HTTPHeaders(), None), {"InstanceInformationList": nodes}
+
+
 @pytest.fixture
 def aws(
     chef_client: ModuleType, targets: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch
@@ -95,8 +113,10 @@ def aws(
             ec2.run_instances(ImageId=AMI, MinCount=count, MaxCount=count, TagSpecifications=[
                 {"ResourceType": "instance", "Tags": [{"Key": "chef-server", "Value": server}]}])
             ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)  # a node of no Chef server
-            chef_client.client("ssm", region).meta.events.register(
-                "before-call.ssm.ListCommandInvocations", list_invocations_from_moto)
+            events = chef_client.client("ssm", region).meta.events
+            events.register("before-call.ssm.ListCommandInvocations", list_invocations_from_moto)
+            events.register("before-call.ssm.DescribeInstanceInformation",
+                            describe_instances_from_moto)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         put_artifact(targets)
         yield
@@ -118,7 +138,7 @@ def job_event(token: str | None = None) -> dict[str, Any]:
 
 def invoke(chef_client: ModuleType, event: dict[str, Any], reported: str) -> dict[str, Any]:
     """Run the handler, expecting it to report the job once with ``reported``; its parameters."""
-    pipeline = chef_client.client("codepipeline")
+    pipeline = chef_client.client("codepipeline", "us-east-1")
     calls: list[dict[str, Any]] = []
     pipeline.meta.events.register("provide-client-params.codepipeline.*",
                                   lambda params, **_: calls.append(params))
@@ -151,7 +171,9 @@ def test_first_call_sends_one_command_per_server_in_its_region(
         assert command["Parameters"]["commands"] == ["chef-client"]
         assert command["Targets"] == [{"Key": "tag:chef-server", "Values": [server]}]
         assert (command["MaxConcurrency"], command["MaxErrors"]) == ("10%", "0")
-        assert command["TimeoutSeconds"] == 1800
+        # 10% of 2 nodes or of 1: one node at a time, so 2 waves or 1, a minute each to deliver
+        assert command["TimeoutSeconds"] == {2: 1800 + 2 * 60, 1: 60}[count]
+        assert command["Parameters"]["executionTimeout"] == ["1800"]
         assert command["TargetCount"] == count  # moto resolved the tag to this region's nodes
         assert command["Comment"] == f"chef-client {JOB_ID[:8]} {server}"
     assert token["job"] == JOB_ID[:8]
@@ -164,7 +186,7 @@ def test_running_commands_keep_the_job_in_progress(chef_client: ModuleType, aws:
     moto_command("us-west-2").status = "InProgress"
     reported = invoke(chef_client, job_event(token), "put_job_success_result")
     assert reported["continuationToken"] == token
-    assert "finished on 1 of 2 server(s)" in reported["executionDetails"]["summary"]
+    assert reported["executionDetails"]["summary"].endswith("; 1 server(s) still running")
 
 
 def test_finished_commands_succeed_the_job_with_a_summary(
@@ -188,10 +210,11 @@ def test_a_failed_node_fails_the_job_naming_its_server_and_node(
     failed_node.update(Status="Failed", StatusDetails="Failed")
     reported = invoke(chef_client, job_event(token), "put_job_failure_result")
     message = reported["failureDetails"]["message"]
-    assert message.startswith("chef-client failed for 1 of 2 server(s)")
-    assert "chef-east (us-east-1): Failed, 2 node(s)" in message
-    assert f"  {failed_node['InstanceId']}: Failed" in message
-    assert "chef-west (us-west-2): Success" in message
+    assert message.splitlines() == [
+        "chef-client succeeded on 2 of 3 node(s); 1 of 2 server(s) failed",
+        "chef-east (us-east-1): Failed, 2 node(s) targeted: 1 Failed, 1 Success",
+        "chef-west (us-west-2): Success, 1 node(s) targeted: 1 Success",
+        f"chef-east, 1 Failed (chef-client failed): {failed_node['InstanceId']}"]
 
 
 def test_an_error_fails_the_job_with_its_message(chef_client: ModuleType, aws: None) -> None:
@@ -216,8 +239,9 @@ def test_a_bad_timeout_fails_the_job_before_anything_is_sent(
 def test_a_hundred_servers_fit_in_one_job(chef_client: ModuleType, aws: None) -> None:
     """The token says where to look for the commands, not which they are: its 2048 characters
     would hold the ids of about 50."""
-    put_artifact([pipeline_targets.server_target(f"chef-{n:03d}", {"region": "us-east-1"})
-                  for n in range(100)])
+    east_nodes = {"key": "chef-server", "value": "chef-east"}
+    put_artifact([pipeline_targets.server_target(
+        f"chef-{n:03d}", {"region": "us-east-1", "node_tag": east_nodes}) for n in range(100)])
     token = invoke(chef_client, job_event(), "put_job_success_result")["continuationToken"]
     assert len(token) < 100
     reported = invoke(chef_client, job_event(token), "put_job_success_result")
@@ -227,7 +251,8 @@ def test_a_hundred_servers_fit_in_one_job(chef_client: ModuleType, aws: None) ->
 
 def test_commands_ssm_never_lists_fail_the_job(chef_client: ModuleType, aws: None) -> None:
     """A token whose commands SSM has not listed for longer than it ever takes."""
-    sent = {"job": "00000000", "since": "2026-01-01T00:00:00Z", "sent": {"us-east-1": 2}}
+    sent = {"job": "00000000", "since": "2026-01-01T00:00:00Z", "sent": {"us-east-1": 2},
+            "until": 1767229200}
     token = json.dumps(sent)
     reported = invoke(chef_client, job_event(token), "put_job_failure_result")
     assert reported["failureDetails"]["message"].startswith(
@@ -242,6 +267,21 @@ def test_a_foreign_continuation_token_fails_the_job(chef_client: ModuleType, aws
 def test_throttled_calls_are_retried_adaptively(chef_client: ModuleType, aws: None) -> None:
     for service, region in (("ssm", "us-east-1"), ("codepipeline", None)):
         assert chef_client.client(service, region).meta.config.retries["mode"] == "adaptive"
+
+
+def test_a_dead_endpoint_leaves_time_to_report(chef_client: ModuleType, tmp_path: Path) -> None:
+    """Every call gives up within CALL_SECONDS (botocore's connect and read timeouts, per
+    attempt); the function stops working RESERVE_SECONDS before its timeout, time for one call
+    under way and every report attempt, and still has most of its time to work."""
+    config = chef_client.client("ssm", "us-east-1").meta.config
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout) < chef_client.CALL_SECONDS
+    assert chef_client.RESERVE_SECONDS == chef_client.CALL_SECONDS * (
+        1 + chef_client.REPORT_ATTEMPTS)
+    template = load_yaml((bake_into(tmp_path) / "cloudformation/pipeline.yml").read_text("utf-8"))
+    timeout = template["Resources"]["ChefClientFunction"]["Properties"]["Timeout"]
+    assert timeout == chef_client.DEFAULT_SECONDS <= 20 * 60
+    assert timeout - chef_client.RESERVE_SECONDS >= timeout / 2
 
 
 def test_the_module_is_the_generated_repositorys_lambda(

@@ -2,12 +2,13 @@
 roles, buckets and Lambda that moto created are what a user relies on.
 
 moto does not model AWS::CodeCommit::Repository, AWS::CodeBuild::Project,
-AWS::CodePipeline::Pipeline or AWS::S3::BucketPolicy: it skips them (their properties are
-asserted on the template in test_pipeline_template.py). A Fn::GetAtt on a skipped resource would
-break moto's create_stack, so the template builds every ARN and URL of those resources with
-Fn::Sub, and this test deploys the template as generated, with no stand-in values. moto leaves a
-Ref to a skipped resource unresolved, so the outputs made from the pipeline's name are not checked.
-Where moto models a resource only in part, the test says so and the template test covers the rest.
+AWS::CodePipeline::Pipeline, AWS::S3::BucketPolicy or AWS::Lambda::EventInvokeConfig: it skips them
+(their properties are asserted on the template in test_pipeline_template.py). A Fn::GetAtt on a
+skipped resource would break moto's create_stack, so the template builds every ARN and URL of those
+resources with Fn::Sub, and this test deploys the template as generated, with no stand-in values.
+moto leaves a Ref to a skipped resource unresolved, so the outputs made from the pipeline's name
+are not checked. Where moto models a resource only in part, the test says so and the template test
+covers the rest.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tests.conftest import bake_into, make_servers
 # moto warns about each resource type it skips (listed in the module docstring).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 SKIPPED_BY_MOTO = {"AWS::CodeCommit::Repository", "AWS::CodeBuild::Project",
-                   "AWS::CodePipeline::Pipeline", "AWS::S3::BucketPolicy"}
+                   "AWS::CodePipeline::Pipeline", "AWS::S3::BucketPolicy",
+                   "AWS::Lambda::EventInvokeConfig"}
 
 
 @pytest.fixture(scope="module")

@@ -29,17 +29,19 @@ def test_every_server_gets_its_region_and_the_defaults(
     assert code == 0
     assert written == [
         {"name": name, "region": "eu-west-1", "tag_key": "chef-server", "tag_value": name,
-         "max_concurrency": "10%", "max_errors": "0"}
+         "max_concurrency": "10%", "max_errors": "0", "allow_no_nodes": False}
         for name in ("chef-00", "chef-01")
     ]
 
 
 def test_a_servers_own_settings_win(bake: Bake, capsys: pytest.CaptureFixture[str]) -> None:
-    own = {"node_tag": {"key": "Role", "value": "web"}, "max_concurrency": "2", "max_errors": "10%"}
+    own = {"node_tag": {"key": "Role", "value": "web"}, "max_concurrency": "2", "max_errors": "10%",
+           "allow_no_nodes": True}
     repo = bake(servers={"chef-00": {**make_servers(1)["chef-00"], **own}})
     _, written, _ = targets_of(repo, capsys)
     assert written == [{"name": "chef-00", "region": "us-east-1", "tag_key": "Role",
-                        "tag_value": "web", "max_concurrency": "2", "max_errors": "10%"}]
+                        "tag_value": "web", "max_concurrency": "2", "max_errors": "10%",
+                        "allow_no_nodes": True}]
 
 
 def test_a_broken_config_is_named_and_nothing_is_written(

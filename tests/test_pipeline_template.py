@@ -94,6 +94,34 @@ def test_lambda_runs_on_a_current_runtime_with_an_integer_timeout(repo: Path) ->
     assert isinstance(function["Timeout"], int)
 
 
+def test_lambda_is_never_retried_and_answers_within_codepipelines_wait(repo: Path) -> None:
+    """CodePipeline invokes the function asynchronously and Lambda retries a failed asynchronous
+    call twice by default, which would send chef-client again
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-codepipeline.html,
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html); CodePipeline
+    fails a Lambda action that does not answer within 20 minutes, or runs longer than 24 hours
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html)."""
+    found = resources(repo)
+    [config] = [resource["Properties"] for resource in found.values()
+                if resource["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert config["FunctionName"] == {"Ref": "ChefClientFunction"}
+    assert config["Qualifier"] == "$LATEST"
+    assert config["MaximumRetryAttempts"] == 0
+    assert 60 <= config["MaximumEventAgeInSeconds"] <= 20 * 60
+    assert found["ChefClientFunction"]["Properties"]["Timeout"] <= 20 * 60
+    skips = found["ChefClientFunction"]["Metadata"]["checkov"]["skip"]
+    assert "synchronously" not in json.dumps(skips).replace("asynchronously", "")
+    timeout = load_yaml((repo / TEMPLATE).read_text("utf-8"))["Parameters"][
+        "ChefClientTimeoutSeconds"]
+    assert timeout["MaxValue"] < 24 * 3600
+
+
+def test_function_role_may_count_nodes_and_cancel_commands(repo: Path) -> None:
+    follow = by_sid(resources(repo)["FunctionRole"])["FollowCommands"]
+    assert {"ssm:DescribeInstanceInformation", "ssm:CancelCommand",
+            "ec2:DescribeInstances"} <= set(follow["Action"])
+
+
 def test_pipeline_is_v2_with_its_own_role_started_by_a_push_rule(repo: Path) -> None:
     # seed: a pre-existing AWS-CodePipeline-Service role and a polling source
     found = resources(repo)

@@ -45,7 +45,7 @@ def test_schema_is_valid() -> None:
 @pytest.mark.parametrize("schema", list(subschemas(servers.SCHEMA)), ids=str)
 def test_schema_uses_only_what_servers_applies(schema: Mapping[str, Any]) -> None:
     assert set(schema) <= APPLIED | ANNOTATIONS
-    assert schema.get("type", "string") in ("object", "string")
+    assert schema.get("type", "string") in ("object", "string", "boolean")
     assert schema.get("additionalProperties", False) is False
     if schema.get("type") == "object":
         assert "additionalProperties" in schema
@@ -63,12 +63,16 @@ def matching_or_not(schema: Mapping[str, Any]) -> st.SearchStrategy[object]:
     )
 
 
+def value_of(schema: Mapping[str, Any]) -> st.SearchStrategy[object]:
+    if schema.get("type") == "object":
+        return configs(schema)
+    if schema.get("type") == "boolean":  # a right value, or any of the wrong ones
+        return st.one_of(st.booleans(), matching_or_not({"type": "string"}))
+    return matching_or_not(schema)
+
+
 def configs(schema: Mapping[str, Any]) -> st.SearchStrategy[object]:
-    properties = schema["properties"]
-    values = {
-        key: configs(child) if child.get("type") == "object" else matching_or_not(child)
-        for key, child in properties.items()
-    }
+    values = {key: value_of(child) for key, child in schema["properties"].items()}
     known = st.fixed_dictionaries({}, optional=values)
     unknown = st.dictionaries(st.text(max_size=6), st.integers() | st.text(max_size=4), max_size=2)
     return st.one_of(
