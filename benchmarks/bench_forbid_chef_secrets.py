@@ -481,7 +481,11 @@ class Result:
     false_positives: int  # clean files reported
 
     def row(self, ours: float) -> str:
-        recall = f"{self.found}/{self.planted} {100 * self.found / self.planted:.0f}%"
+        recall = (
+            f"{self.found}/{self.planted} {100 * self.found / self.planted:.0f}%"
+            if self.planted
+            else "n/a"
+        )
         false = f"{self.false_positives}/{self.files - self.planted}"
         return (
             f"{self.tool:<20} {self.files:>5} {self.runs:>4} {self.median:>9.2f} "
@@ -516,6 +520,21 @@ def measure(
     ]
 
 
+def real_tree(tree: Path, ours: Tool, theirs: Tool, runs: int) -> list[Result]:
+    """Both hooks over a real tree's regular files (an installed library: code, data, binaries),
+    taking turns; with no planted key, recall reads n/a and every report counts as a false
+    positive (a real key there would be one too)."""
+    print(f"{tree}: ", end="", flush=True)
+    files = sorted(
+        str(path.relative_to(tree))
+        for path in tree.rglob("*")
+        if path.is_file() and not path.is_symlink()
+    )
+    size = sum((tree / name).stat().st_size for name in files) / 2**20
+    print(f"{len(files)} files, {size:.1f} MB")
+    return measure([(ours, runs), (theirs, runs)], files, set(), tree)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=5000)
@@ -525,6 +544,13 @@ def main() -> int:
     parser.add_argument("--detect-secrets-runs", type=int, default=1)
     parser.add_argument("--venvs", type=Path, default=DEFAULT_VENVS)
     parser.add_argument("--seed", type=int, default=20260)
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        action="append",
+        default=[],
+        help="also time both hooks on every regular file under this real tree (repeatable)",
+    )
     args = parser.parse_args()
 
     ours = our_hook(args.venvs)
@@ -557,6 +583,7 @@ def main() -> int:
             for tool, runs, on_subset in others
             for names in [subset if on_subset else files]
         ]
+    results += [real_tree(tree, ours, others[0][0], args.runs) for tree in args.tree]
     header = f"{'tool':<20} {'files':>5} {'runs':>4} {'median s':>9} {'ratio':>6} {'recall':>10} "
     print(header + f"{'false positives':>16}")
     print("-" * (len(header) + 16))

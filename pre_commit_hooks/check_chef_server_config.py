@@ -4,7 +4,7 @@ files being committed, so a new server cannot take the URL of one that is alread
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -13,13 +13,12 @@ from chef_multiserver.config_check import RepositoryServers, config_findings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("filenames", nargs="*", help=".chef/<server>/config.yml files to check")
-    args = parser.parse_args(argv)
+    # Every argument is a file name (no option): a file name that looks like one is still checked.
+    filenames = sys.argv[1:] if argv is None else argv
     known: dict[Path, RepositoryServers] = {}
 
     def findings() -> Iterator[str]:
-        for filename in args.filenames:
+        for filename in filenames:
             path = Path(filename)
             if path.name != servers.CONFIG_FILE or path.parent.parent.name != servers.CHEF_DIR:
                 yield f"{path}: not a server config: a server's config is .chef/<server>/config.yml"

@@ -3,14 +3,20 @@
 A Chef client key (``.chef/<server>/private.pem``) lives in S3, never in the repository; nor do data
 bag secrets, PKCS#12 or Java key stores, PuTTY, OpenSSH or PGP keys, or AWS secret access keys.
 What counts as a key, and how keys are found however they are wrapped, is
-``pre_commit_hooks.secret_patterns``; this module reads the files, adds the rules that go by file
+``pre_commit_hooks.key_detection``; this module reads the files, adds the rules that go by file
 name, applies the allowlist marker and reports.
 
 Decisions:
 - Files are read in ``CHUNK`` pieces overlapping by ``OVERLAP``, so a file of any size is scanned to
   its end in linear time with bounded memory; a key near the end of a 100 MB file is found. Archives
-  and compressed files are opened when they fit in the first chunk (larger ones get the plain-byte
-  scan only) and a file unpacks or decodes at most ``secret_patterns.UNPACKED`` bytes in all.
+  and compressed files are opened when they fit in the first chunk and a file unpacks or decodes at
+  most ``key_detection.rows.UNPACKED`` bytes in all.
+- A limit that stops a scan (those bytes, archive members, nesting, candidates, an archive too large
+  or damaged to read to its end) reports the file, naming the limit, and no marker allows that: a
+  reviewer decides (and excludes the file from the hook), nothing passes unread.
+- Every argument is a file name: pre-commit and the buildspec's ``xargs`` pass nothing else, and a
+  committed file named ``--help`` must be scanned, not read as an option. A name that is no UTF-8
+  prints escaped (``\\xe9``), never as a UnicodeEncodeError.
 - A symlink is skipped: git commits the link text, never the content of its target, so a link to a
   key outside the repository (or to nowhere, or to a directory) commits no secret.
 - A file that cannot be read fails the hook (exit 1) with the reason: a secret scan fails closed.
@@ -28,7 +34,7 @@ import sys
 from collections.abc import Sequence
 
 from chef_multiserver.layout import CA_CERTS_DIR, CHEF_DIR
-from pre_commit_hooks.secret_patterns import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
+from pre_commit_hooks.key_detection import ALLOWLIST_MARKER, PEM_HEADER, Budget, Finding, scan
 
 CHUNK = 32 * 1024 * 1024
 OVERLAP = 1024 * 1024  # longer than any key window, so a key starting in a chunk ends inside it
@@ -43,7 +49,7 @@ _OPEN_FLAGS = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0)
 def file_findings(path: str) -> list[tuple[int, Finding]]:
     """(line, finding) for each key or credential in the file at ``path``, allowed ones left out."""
     found: list[tuple[int, Finding]] = []
-    budget = Budget()
+    budget = Budget(scan)
     # os.read, not open(): no file object per file (most files are small and clean)
     descriptor = _opened(path)
     if descriptor is None:
@@ -71,7 +77,19 @@ def file_findings(path: str) -> list[tuple[int, Finding]]:
     named = _named_secret(path, first_chunk, found)
     if named is not None and (named.proven or PRAGMA not in _line_at(first_chunk, 0)):
         found.insert(0, (1, named))
+    # A limit that stopped a part of the scan leaves bytes unread: the file is reported so that a
+    # reviewer decides (no marker allows it: a crafted archive could name a member after one).
+    found += [
+        (1, Unscanned(0, f"not scanned to its end: stopped by {limit}", True))
+        for limit in budget.stopped
+    ]
     return found
+
+
+class Unscanned(Finding):
+    """A limit that stopped the scan of a file (a reviewer decides, not the hook)."""
+
+    __slots__ = ()
 
 
 def _opened(path: str) -> int | None:
@@ -101,8 +119,10 @@ def _first_chunk(descriptor: int) -> bytes | None:
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
         return None  # a device such as /dev/zero would never end
-    # read(n) allocates n bytes first: ask for no more than the file holds
-    return data + _read(descriptor, min(status.st_size, CHUNK + OVERLAP) - FIRST_READ)
+    # Read it again from its start, in one piece: joining the first read to the rest would copy
+    # the whole chunk once more. (read(n) allocates n bytes first: no more than the file holds.)
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    return _read(descriptor, min(status.st_size, CHUNK + OVERLAP))
 
 
 def _read(descriptor: int, wanted: int) -> bytes:
@@ -119,15 +139,20 @@ def _read(descriptor: int, wanted: int) -> bytes:
 def _numbered(
     chunk: bytes, findings: list[Finding], lines_before: int
 ) -> list[tuple[int, Finding]]:
-    """(line, finding) for each finding in ``chunk`` no marker allows; newlines counted once."""
+    """(line, finding) for each finding in ``chunk`` no marker allows; newlines counted once, and
+    each line looked at once for a marker (a line of many findings costs one pass)."""
     if not findings:
         return []  # most chunks
     numbered = []
-    line, counted = lines_before + 1, 0
+    line, counted, line_end, allowed = lines_before + 1, 0, -1, False
     for finding in sorted(findings, key=lambda finding: finding.offset):
         line += chunk.count(b"\n", counted, finding.offset)
         counted = finding.offset
-        if finding.proven or PRAGMA not in _line_at(chunk, finding.offset):
+        if finding.offset > line_end:  # the first finding on its line
+            line_end = chunk.find(b"\n", finding.offset)
+            line_end = len(chunk) if line_end < 0 else line_end
+            allowed = chunk.find(PRAGMA, chunk.rfind(b"\n", 0, finding.offset) + 1, line_end) >= 0
+        if finding.proven or not allowed:
             numbered.append((line, finding))
     return numbered
 
@@ -160,42 +185,74 @@ def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -
 
 
 def _remedy(path: str, finding: Finding) -> str:
-    import shlex  # only a file with a secret gets a remedy
-
-    quoted = shlex.quote(path)
+    if isinstance(finding, Unscanned):
+        return (
+            "  a reviewer must read it: if it holds no secret, exclude it from this hook"
+            " (exclude: in .pre-commit-config.yaml) or split it into smaller files"
+        )
     allow = "" if finding.proven else f"; if it is no secret, end the line with '{PRAGMA.decode()}'"
     return (
-        f"  take it out: git rm --cached -- {quoted} and list it in .gitignore"
+        f"  take it out: git rm --cached -- {_shell_word(path)} and list it in .gitignore"
         " (or delete the secret from the file);"
         f" a key that reached any remote must be rotated{allow}"
     )
 
 
+def _shown(path: str) -> str:
+    """``path`` as it can be printed: a name whose bytes are no UTF-8 (Python holds them as lone
+    surrogates) gets them escaped, ``\\xe9``, instead of a UnicodeEncodeError."""
+    if path.isascii():
+        return path  # most names
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("ascii", "backslashreplace")
+
+
+def _shell_word(path: str) -> str:
+    """``path`` quoted for a shell command (bash's $'...' for bytes that are no UTF-8)."""
+    import shlex  # only a file with a secret gets a remedy
+
+    if _shown(path) == path:
+        return shlex.quote(path)
+    escaped = (
+        chr(byte) if 0x20 <= byte < 0x7F and byte not in b"'\\" else f"\\x{byte:02x}"
+        for byte in os.fsencode(path)
+    )
+    return "$'" + "".join(escaped) + "'"
+
+
+def _say(text: str, *, error: bool = False) -> None:
+    """Print ``text`` (to stderr for an ``error``) whatever the stream's encoding can write (a
+    member name inside an archive may hold any character): what it cannot is escaped."""
+    stream = sys.stderr if error else sys.stdout
+    if not text.isascii():
+        encoding = stream.encoding or "utf-8"
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    print(text, file=stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    filenames = list(sys.argv[1:] if argv is None else argv)
-    if any(name.startswith("-") for name in filenames):
-        # pre-commit passes file names only: argparse, and the modules it loads, would cost each run
-        # more time than most of its files take; it parses what looks like an option (--help)
-        import argparse
-
-        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-        parser.add_argument("filenames", nargs="*", help="Files to check")
-        filenames = parser.parse_args(filenames).filenames
-
+    # Every argument is a file name: pre-commit and the buildspec's xargs pass file names only, and
+    # a committed file named --help or -x must be scanned, not read as an option that ends the run.
+    filenames = sys.argv[1:] if argv is None else argv
     retval = 0
     for path in filenames:
         try:
             found = file_findings(path)
         except OSError as error:
-            print(
-                f"{path}: cannot be read, so cannot be checked: {error.strerror or error}",
-                file=sys.stderr,
+            hint = " (this hook takes file names only, no options)" if path[:1] == "-" else ""
+            _say(
+                f"{_shown(path)}: cannot be read, so cannot be checked: "
+                f"{error.strerror or error}{hint}",
+                error=True,
             )
             retval = 1
             continue
         for line, finding in sorted(found, key=lambda item: item[0]):
-            print(f"{path}:{line}: {finding.kind}")
-            print(_remedy(path, finding))
+            _say(f"{_shown(path)}:{line}: {finding.kind}")
+            _say(_remedy(path, finding))
             retval = 1
     return retval
 

@@ -151,7 +151,7 @@ def git_commit(repo: Path, message: str, *paths: str) -> None:
     """Commit ``paths`` as a user would who skipped the hooks (``--no-verify``)."""
     git = shutil.which("git") or "git"
     identity = ["-c", "user.name=Rehearsal", "-c", "user.email=rehearsal@example.com"]
-    subprocess.run([git, "add", "--force", *paths], cwd=repo, check=True, capture_output=True)
+    subprocess.run([git, "add", "--force", "--", *paths], cwd=repo, check=True, capture_output=True)
     subprocess.run([git, *identity, "commit", "--quiet", "--no-verify", "-m", message],
                    cwd=repo, check=True, capture_output=True)
 

@@ -177,6 +177,24 @@ def test_a_committed_key_stops_the_build_before_any_upload(build: Build) -> None
     assert rehearsal.artifacts == {}
 
 
+@pytest.mark.parametrize("decoy", ["--help", "--version"])
+def test_a_file_named_like_an_option_does_not_let_a_committed_key_through(
+    build: Build, decoy: str
+) -> None:
+    """The buildspec's `git ls-files -z | xargs -0 forbid-chef-secrets` hands every tracked name
+    to the hook: a file named --help made it print its usage and exit 0 (xargs(1): the names
+    become arguments in the order read)."""
+    key = build.repo / "cookbooks/example/files/default/deploy_key"
+    key.parent.mkdir(parents=True)
+    key.write_bytes(private_key_pem())
+    (build.repo / decoy).write_text("# notes\n", "utf-8")
+    git_commit(build.repo, "A key and a decoy", "cookbooks/example/files/default/deploy_key", decoy)
+    rehearsal = build.run()
+    assert rehearsal.returncode != 0
+    assert "cookbooks/example/files/default/deploy_key:1: private key" in rehearsal.output
+    assert rehearsal.berks_calls == []
+
+
 def test_uploads_run_side_by_side(build: Build) -> None:
     rehearsal = build.run(BERKS_UPLOAD_SECONDS="1")
     assert rehearsal.returncode == 0, rehearsal.output

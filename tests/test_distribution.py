@@ -1,7 +1,8 @@
 """The kit as a release ships it: `python -m build` (the release procedure in README.md) makes the
-sdist and, from it, the wheel, once per test run; the wheel goes into a new virtual environment
-with its dependencies from the package index, where the console scripts run; the sdist, unpacked,
-is a cookiecutter template that this environment's `cookiecutter` generates a repository from."""
+sdist and, from it, the wheel, once per test run; the wheel with its `cli` extra goes into a new
+virtual environment with its dependencies from the package index, where the console scripts run;
+the sdist, unpacked, is a cookiecutter template that this environment's `cookiecutter` generates a
+repository from."""
 
 from __future__ import annotations
 
@@ -35,12 +36,13 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def fresh_venv(dists: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new virtual environment with the wheel, and what it depends on from the package index."""
+    """A new virtual environment with the wheel and its `cli` extra (cookiecutter, the command's
+    dependencies), and what they depend on from the package index."""
     home = tmp_path_factory.mktemp("venv") / "kit"
     venv.create(home, with_pip=True)
     _, wheel = dists
     subprocess.run([str(home / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", str(wheel)], check=True, timeout=600)
+                    "--disable-pip-version-check", f"{wheel}[cli]"], check=True, timeout=600)
     return home / "bin"
 
 

@@ -31,8 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from pre_commit_hooks import forbid_chef_secrets, secret_patterns
+from pre_commit_hooks import forbid_chef_secrets
 from pre_commit_hooks.forbid_chef_secrets import main
+from pre_commit_hooks.key_detection import encoded, expressions, rows
+from pre_commit_hooks.key_detection.der import DER_KEY_HEADS
 from tests import keymaterial
 
 Run = Callable[..., tuple[int, str]]
@@ -746,17 +748,17 @@ def test_squeezed_searches_pass_whatever_a_row_reports(
     """The speed rests on one promise: text a row can report, squeezed, passes that row's search
     of the squeezed bytes. Checked on bytes drawn from every DER head, written as base64 and as
     hex, after ordinary text."""
-    heads = secret_patterns._DER_KEY_HEADS
+    heads = DER_KEY_HEADS
     head = choice.draw(st.sampled_from(heads))
     opening = bytes(choice.draw(st.sampled_from(sorted(values))) for values in head) + tail
     written = [
-        (secret_patterns._base64_opening(heads), base64.b64encode(opening)),
-        (secret_patterns._hex_opening(heads), hex_text(opening, hex_style, upper=upper)),
+        (encoded.base64_opening(heads), base64.b64encode(opening)),
+        (encoded.hex_opening(heads), hex_text(opening, hex_style, upper=upper)),
     ]
     for row, text in written:
         data = b"key: " + text + b"\n"
-        squeezed = data.translate(None, secret_patterns._SQUEEZED_OUT)
-        assert re.search(secret_patterns._alternation(row.squeezed), squeezed), data
+        squeezed = data.translate(None, rows.SQUEEZED_OUT)
+        assert re.search(expressions.alternation(row.squeezed), squeezed), data
         assert row.present(data), data
 
 

@@ -261,7 +261,8 @@ def test_buildspec_installs_berkshelf_as_a_gem_and_the_kit_the_hooks_pin(repo: P
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "gem install --no-document berkshelf" in install
     assert "chef.io" not in install and "dpkg" not in install
-    assert 'pip install --quiet "git+${KIT_REPO_URL}@${KIT_REV}"' in install
+    kit_install = 'pip install --quiet "chef-multiserver-kit[cli] @ git+${KIT_REPO_URL}@${KIT_REV}"'
+    assert kit_install in install
     (kit, _) = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))["repos"]
     variables = spec["env"]["variables"]
     assert (variables["KIT_REPO_URL"], variables["KIT_REV"]) == (kit["repo"], kit["rev"])

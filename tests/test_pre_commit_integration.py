@@ -31,7 +31,7 @@ HOOK_NAMES = (
 
 
 def readme_first_command() -> str:
-    """The first shell block of the kit's README: `pip install . && cookiecutter ...`."""
+    """The first shell block of the kit's README: `pip install '.[cli]' && cookiecutter ...`."""
     readme = (KIT_ROOT / "README.md").read_text("utf-8")
     return re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)[1]  # type: ignore[index]
 
@@ -57,10 +57,10 @@ def kit_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def generated(kit_clone: tuple[Path, str], hook_env: dict[str, str]) -> tuple[Path, Run]:
-    """The README's first command in the clone. Its `pip install .` is left out: the kit is
+    """The README's first command in the clone. Its `pip install '.[cli]'` is left out: the kit is
     installed in the environment that runs the tests already."""
     install, generate = readme_first_command().split(" && ")
-    assert install == "pip install ."
+    assert install == "pip install '.[cli]'"
     clone, _ = kit_clone
     result = subprocess.run(shlex.split(generate), cwd=clone, env=hook_env, capture_output=True,
                             text=True, timeout=300)
@@ -178,3 +178,36 @@ def test_committed_private_key_is_refused_by_forbid_chef_secrets(
     assert "cookbooks/example/files/deploy_key" in result.stdout
     repo_check = next(line for line in result.stdout.splitlines() if "repository as a" in line)
     assert repo_check.endswith("Passed")
+
+
+@pytest.mark.parametrize("decoy", ["--help", "-x.txt"])
+def test_a_file_named_like_an_option_does_not_switch_the_scan_off(
+    repo: Path, hook_env: dict[str, str], decoy: str
+) -> None:
+    """pre-commit passes the staged names after the hook's entry: a committed file named --help
+    made forbid-chef-secrets print its usage and pass ("Passed") the key staged beside it."""
+    key = repo / "cookbooks" / "example" / "files" / "deploy_key"
+    key.parent.mkdir()
+    key.write_bytes(private_key_pem())
+    (repo / decoy).write_text("# notes\n", "utf-8")
+    result = commit(repo, hook_env, "cookbooks/example/files/deploy_key", decoy)
+    assert result.returncode == 1, result.stdout
+    forbid = next(line for line in result.stdout.splitlines() if "forbid Chef keys" in line)
+    assert forbid.endswith("Failed")
+    assert "cookbooks/example/files/deploy_key:1: RSA private key" in result.stdout
+
+
+def test_the_hooks_environment_holds_only_what_the_hooks_import(
+    repo: Path, hook_env: dict[str, str]
+) -> None:
+    """pre-commit installs the kit with its dependencies for the hooks: PyYAML, not the command
+    line's boto3, cookiecutter, cryptography or pre-commit (the `cli` extra)."""
+    result = git(repo, hook_env, "commit", "--allow-empty", "-m", "Build the hooks' environment")
+    assert result.returncode == 0, result.stdout
+    home = Path(hook_env["PRE_COMMIT_HOME"])
+    (python,) = set(home.glob("repo*/py_env-*/bin/python"))
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True,
+                            capture_output=True, text=True).stdout.lower()
+    installed = {line.split("==")[0] for line in listed.split()}
+    assert "pyyaml" in installed
+    assert installed.isdisjoint({"boto3", "botocore", "cookiecutter", "cryptography", "pre-commit"})

@@ -1,0 +1,233 @@
+"""The one table of detectors, and ``scan``, which runs it over a file's bytes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+
+from pre_commit_hooks.key_detection.aws import (
+    AWS_KEY_ID,
+    AWS_KEY_IDS,
+    AWS_SECRETS_BY_NAME,
+    AWS_SECRETS_IN_BASE64,
+    aws_key_pairs,
+    aws_secrets_by_name,
+    base64_aws_key_pairs,
+    names_a_secret,
+)
+from pre_commit_hooks.key_detection.blobs import (
+    BLOB_FIRST_BYTES,
+    DER_KEY_START,
+    embedded_der,
+    whole_blob,
+)
+from pre_commit_hooks.key_detection.der import DER_KEY_HEADS
+from pre_commit_hooks.key_detection.encoded import (
+    GZIP_HEAD,
+    JKS_HEAD,
+    PEM_IN_BASE64,
+    base64_blob,
+    base64_opening,
+    hex_opening,
+    marked_base64,
+)
+from pre_commit_hooks.key_detection.expressions import alternation, search_for, squeezed_form
+from pre_commit_hooks.key_detection.key_numbers import (
+    KEY_NUMBERS,
+    key_numbers,
+)
+from pre_commit_hooks.key_detection.pem import PUTTY, pem_block, putty_key
+from pre_commit_hooks.key_detection.rows import (
+    CANDIDATES,
+    SQUEEZED_OUT,
+    Budget,
+    Detector,
+    Finding,
+    Form,
+    Handler,
+    WhenUsed,
+    binary,
+)
+from pre_commit_hooks.key_detection.text import LABEL_WORD, PEM_HEADER
+
+
+def scan(
+    data: bytes,
+    depth: int = 0,
+    budget: Budget | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    whole: bool = True,
+) -> tuple[list[Finding], int]:
+    """The keys starting in ``data[start:stop]`` and the offset the last one reaches to.
+
+    ``whole``: ``data`` begins a file or blob, so it may be a DER key, a keystore or an archive."""
+    stop = len(data) if stop is None else stop
+    # What a row looks for is in the squeezed bytes too, squeezed the same way (the bytes deleted
+    # from inside it are deleted around it): a row whose squeezed search fails finds nothing.
+    squeezed = data.translate(None, SQUEEZED_OUT)
+    searches = [
+        _hits(row, DETECTORS[row].pattern, data, start, stop)
+        for in_group, tests in _GROUPS
+        for first in [in_group(squeezed)]
+        if first
+        # (no row of the group matches before the group's first match)
+        for row, in_squeezed, present in tests
+        if in_squeezed(squeezed, first.start()) and present(data)
+    ]
+    searches += [
+        _hits(row, DETECTORS[row].pattern, data, start, stop)
+        for row, present in _UNSQUEEZED
+        if present(data)
+    ]
+    # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
+    blob = whole and (data[:1] in BLOB_FIRST_BYTES or data.find(b"\x00", 0, 1024) >= 0)
+    if not searches and not blob:
+        return [], start  # most files
+    budget = Budget(scan) if budget is None else budget
+    findings, covered = whole_blob(data, depth, budget) if blob else ([], 0)
+    covered = max(covered, start)
+    if not searches:
+        return findings, covered
+    # in file order, without holding every candidate at once (one row's are in order already)
+    if len(searches) == 1:
+        hits: Iterable[tuple[int, int, re.Match[bytes]]] = searches[0]
+    else:
+        import heapq  # (loads with the first file that needs it: see the module's docstring)
+
+        hits = heapq.merge(*searches)
+    for position, row, match in hits:
+        # A hit inside bytes already accounted for (a certificate's body, a decoded base64 run)
+        # would only find the same thing twice.
+        if position >= covered:
+            if budget.candidates <= 0:
+                budget.stop(f"{CANDIDATES:,} places a key may start")
+                break
+            budget.candidates -= 1
+            found, end = DETECTORS[row].handle(data, match, depth, budget)
+            findings += found
+            covered = max(covered, end)
+    return findings, covered
+
+
+def _hits(
+    row: int, pattern: re.Pattern[bytes] | WhenUsed, data: bytes, start: int, stop: int
+) -> Iterator[tuple[int, int, re.Match[bytes]]]:
+    """(position, row, match) for the pattern's matches starting before ``stop``."""
+    for match in pattern.finditer(data, start):
+        if match.start() >= stop:
+            return
+        yield match.start(), row, match
+
+
+def _anchored(
+    anchors: tuple[bytes, ...],
+    pattern: re.Pattern[bytes],
+    handle: Handler,
+    test: bytes = b"",
+    squeezed: tuple[Form, ...] = (),
+) -> Detector:
+    """A row whose tests are searches for its anchors, one of which is in any file it reports:
+    ``test``, an expression for them that sre searches faster (by a literal it opens with, or a
+    class instead of an alternation), and ``squeezed``, forms that say more than the anchors."""
+    squeezed = squeezed or tuple(
+        squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors
+    )
+    present = re.compile(test).search if test else search_for(anchors)
+    return Detector(squeezed, present, pattern, handle)
+
+
+# Squeezed, a private key's PEM header is BEGIN, maybe "20" (a URL-encoded space), then the words
+# of its label up to PRIVATE, each with its "20": the file must hold that, not PRIVATE alone (a
+# binary file's squeezed bytes hold PRIVATE by chance, and its scan for headers then cost more
+# than the rest of its scan).
+_BEFORE_PRIVATE = 5 * (LABEL_WORD + 2) + 2
+PRIVATE_LABEL: Form = (
+    *(bytes([byte]) for byte in b"BEGIN"),
+    b"[A-Z0-9]{0,%d}" % _BEFORE_PRIVATE,
+    *(bytes([byte]) for byte in b"PRIVATE"),
+)
+
+
+# A row's test, pattern and handler run only where its squeezed forms are in the squeezed bytes
+# (see _grouped) and its test passed.
+DETECTORS: tuple[Detector, ...] = (
+    # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
+    # blocks, certificates too, whose bodies it consumes
+    _anchored((b"PRIVATE",), PEM_HEADER, pem_block, squeezed=(PRIVATE_LABEL,)),
+    _anchored((b"PuTTY-User-Key-File-",), PUTTY, putty_key),
+    _anchored((b"AKIA", b"ASIA"), AWS_KEY_IDS, aws_key_pairs, AWS_KEY_ID),
+    _anchored((b"AWS_SECRET_ACCESS_KEY",), AWS_SECRETS_IN_BASE64, base64_aws_key_pairs),
+    # in upper case the squeezed bytes hold the name; in lower or camel case, only the file does
+    _anchored((b"SECRET_ACCESS_KEY",), AWS_SECRETS_BY_NAME, aws_secrets_by_name),
+    Detector((), names_a_secret, AWS_SECRETS_BY_NAME, aws_secrets_by_name),
+    # a binary file (a NUL in its head) may hold a DER key anywhere
+    Detector((), binary, DER_KEY_START, embedded_der),
+    _anchored(
+        (b"LS0t",),  # base64 of "---", in every alignment of "-----"
+        re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in PEM_IN_BASE64)),
+        partial(base64_blob, leads=tuple(lead for _, lead in PEM_IN_BASE64)),
+        # squeezed, each reading from its LS0t on (LS0 alone is in binary data by chance)
+        squeezed=tuple(
+            squeezed_form([frozenset((byte,)) for byte in form[form.index(b"LS0t") :]])
+            for form, _ in PEM_IN_BASE64
+        ),
+    ),
+    # what marks a key or credentials file inside base64 text (a Kubernetes Secret's value)
+    *(
+        row
+        for marker in (b'"kty":', b"PuTTY-User-Key-File-", b"aws_secret_access_key")
+        for row in marked_base64(marker, b"ABLMP")
+    ),
+    base64_opening(DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
+    base64_opening((JKS_HEAD,)),
+    base64_opening((GZIP_HEAD,)),
+    hex_opening(DER_KEY_HEADS),
+    # An RSA key's numbers hold its public exponent, AQAB (65537, base64), as a JSON string (its
+    # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
+    # either); an EC key names its curve.
+    _anchored((b'"AQAB', b">AQAB<"), KEY_NUMBERS, key_numbers, rb'AQAB(?<=[">]AQAB)'),
+    _anchored((b'"P-256', b'"P-384', b'"P-521'), KEY_NUMBERS, key_numbers, rb'"P-(?:256|384|521)'),
+)
+
+
+Test = Callable[[bytes], object]
+Group = tuple[
+    Callable[[bytes], "re.Match[bytes] | None"],
+    tuple[tuple[int, Callable[[bytes, int], object], Test], ...],
+]
+
+
+def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
+    """The rows in groups whose squeezed forms open with the same byte, each group with one
+    search for all of them: sre looks for an expression's first byte, so one pass over the squeezed
+    bytes rules out a whole group. Each row: (its index, its squeezed search, its test); a row
+    alone in its group needs no search of its own."""
+    groups: dict[bytes, list[int]] = {}
+    for row, detector in enumerate(detectors):
+        if detector.squeezed:
+            groups.setdefault(detector.squeezed[0][0][:1], []).append(row)
+    return tuple(
+        (
+            re.compile(
+                alternation(form for row in rows for form in detectors[row].squeezed)
+            ).search,
+            tuple((row, _row_search(detectors, rows, row), detectors[row].present) for row in rows),
+        )
+        for rows in groups.values()
+    )
+
+
+def _row_search(
+    detectors: tuple[Detector, ...], rows: list[int], row: int
+) -> Callable[[bytes, int], object]:
+    if len(rows) == 1:
+        return lambda squeezed, start: True  # its group's search was its own
+    return WhenUsed(alternation(detectors[row].squeezed)).search
+
+
+_GROUPS = _grouped(DETECTORS)
+# (row, test) for each row with no squeezed form
+_UNSQUEEZED = tuple((row, row_.present) for row, row_ in enumerate(DETECTORS) if not row_.squeezed)
