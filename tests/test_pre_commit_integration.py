@@ -205,7 +205,9 @@ def test_the_hooks_environment_holds_only_what_the_hooks_import(
     result = git(repo, hook_env, "commit", "--allow-empty", "-m", "Build the hooks' environment")
     assert result.returncode == 0, result.stdout
     home = Path(hook_env["PRE_COMMIT_HOME"])
-    (python,) = set(home.glob("repo*/py_env-*/bin/python"))
+    # The kit's repository, not the local one pre-commit makes for cfn-lint's hook.
+    (python,) = {python for python in home.glob("repo*/py_env-*/bin/python")
+                 if (python.parents[2] / "pre_commit_hooks").is_dir()}
     listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True,
                             capture_output=True, text=True).stdout.lower()
     installed = {line.split("==")[0] for line in listed.split()}
