@@ -283,8 +283,11 @@ ERROR_PATHS = {
 
 
 @pytest.mark.parametrize("where", ERROR_PATHS)
+# InvalidJobStateException from SSM is not CodePipeline saying the job has its answer (found by
+# tests/test_chef_client_fuzz.py): it fails the job like any other error.
 @pytest.mark.parametrize("error", [client_error("ThrottlingException", "x"),
-                                   client_error("AccessDeniedException", "x"), NoRegionError(),
+                                   client_error("AccessDeniedException", "x"),
+                                   client_error("InvalidJobStateException", "x"), NoRegionError(),
                                    ReadTimeoutError(endpoint_url="https://ssm.example"),
                                    ValueError("unexpected")], ids=repr)
 def test_every_error_path_ends_the_job(rollout: Rollout, where: str, error: Exception) -> None:

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import KIT_ROOT
 
 PACKAGES = ("chef_multiserver", "pre_commit_hooks")
+MAX_MODULE_LINES = 400  # a module is read in a screen or two; past this, split it by what it holds
 
 
 def module_name(path: Path) -> str:
@@ -91,3 +92,8 @@ def test_template_hooks_load_only_the_standard_library() -> None:
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_each_module_says_what_it_is_for(name: str) -> None:
     assert ast.get_docstring(ast.parse(MODULES[name].read_text("utf-8")))
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_each_module_stays_readable(name: str) -> None:
+    assert len(MODULES[name].read_text("utf-8").splitlines()) <= MAX_MODULE_LINES

@@ -89,6 +89,10 @@ class JobError(Exception):
     """A reason the job fails, worded for the pipeline's console."""
 
 
+class AlreadyAnswered(Exception):
+    """CodePipeline refused a result because the job has one: a repeated delivery of this call."""
+
+
 class OutOfTime(JobError):
     """The call is about to reach the function's timeout: it must report now."""
 
@@ -116,10 +120,9 @@ def handler(event: object, context: object) -> None:
     deadline = time.monotonic() + remaining() / 1000 - RESERVE_SECONDS
     try:
         run_job(job, home, deadline)
+    except AlreadyAnswered:
+        print("chef-client: the job already has an answer")
     except Exception as error:
-        if error_code(error) == ANSWERED:  # a repeated delivery of a call that has answered
-            print("chef-client: the job already has an answer")
-            return
         message = str(error) if isinstance(error, JobError) else f"{type(error).__name__}: {error}"
         print(f"chef-client job failed: {message}")
         report_failure(job_id, home, clip(message, MESSAGE_LIMIT))
@@ -193,11 +196,10 @@ def start(job_id: str, data: dict[str, Any], home: str | None, deadline: float) 
         if not sent.per_region:
             return report_success(job_id, home, "no server has nodes: nothing to run")
         report_progress(job_id, home, sent, first_summary(targets), 0)
+    except AlreadyAnswered:
+        # A repeated delivery of a call that has answered: its commands are the job's.
+        print(f"chef-client: the job already has an answer: {cancel_all(sent.new, deadline)}")
     except Exception as error:
-        if error_code(error) == ANSWERED:
-            # A repeated delivery of a call that has answered: its commands are the job's.
-            print(f"chef-client: the job already has an answer: {cancel_all(sent.new, deadline)}")
-            return
         # A job that cannot be told must not leave chef-client running.
         raise JobError(f"{error}\n{cancel_all(sent.ids, deadline)}") from error
 
@@ -512,14 +514,23 @@ class Report:
 def report_progress(job_id: str, home: str | None, sent: SentCommands, summary: str,
                     percent: int) -> None:
     """Keep the job running: CodePipeline calls again with the same token."""
-    client("codepipeline", home).put_job_success_result(
-        jobId=job_id, continuationToken=sent.token(),
-        executionDetails={"summary": clip(summary, SUMMARY_LIMIT), "percentComplete": percent})
+    answer(job_id, home, continuationToken=sent.token(),
+           executionDetails={"summary": clip(summary, SUMMARY_LIMIT), "percentComplete": percent})
 
 
 def report_success(job_id: str, home: str | None, summary: str) -> None:
-    client("codepipeline", home).put_job_success_result(
-        jobId=job_id, executionDetails={"summary": clip(summary, SUMMARY_LIMIT)})
+    answer(job_id, home, executionDetails={"summary": clip(summary, SUMMARY_LIMIT)})
+
+
+def answer(job_id: str, home: str | None, **result: Any) -> None:
+    """put_job_success_result; AlreadyAnswered only when CodePipeline itself says the job has its
+    result (the same code from another service means nothing of the kind)."""
+    try:
+        client("codepipeline", home).put_job_success_result(jobId=job_id, **result)
+    except Exception as error:
+        if error_code(error) == ANSWERED:
+            raise AlreadyAnswered from error
+        raise
 
 
 def parse_time(since: str) -> datetime:
