@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from chef_multiserver import servers
+from chef_multiserver import kit_source, servers
 
 # CodeCommit: letters, digits, '.', '_', '-'; 1 to 100 characters; never ending in ".git".
 REPO_NAME = re.compile(r"(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}")
@@ -48,10 +48,12 @@ def answer_problems(answers: dict[str, Any]) -> list[str]:
                 ONE_LINE,
                 "one line of at most 1000 characters, no control character",
             ),
-            ("kit_repo_url", ONE_LINE, "the git URL of chef-multiserver-kit"),
         )
         if not (isinstance(answers[field], str) and pattern.fullmatch(answers[field]))
     ]
+    kit_problem = kit_source.kit_repo_url_problem(answers["kit_repo_url"])
+    if kit_problem:
+        found.append(f"kit_repo_url: {kit_problem}")
     found += [
         f"chef_user: {problem.message}"
         for problem in servers.problems(

@@ -14,6 +14,7 @@ exists), and it sees every string cookiecutter renders. It does three things wit
   pre-generation hook could refuse (``repo_name`` ``a/b`` left ``a`` behind). ``preprocess``
   makes that name go through ``checked_answers``, which refuses the answers there: nothing is
   created.
+- ``kit_pin`` names the kit the generated repository installs (chef_multiserver/kit_source.py).
 - ``yaml_string`` writes an answer as a YAML double-quoted scalar that every YAML parser reads
   back as the same text (Jinja's ``tojson`` writes a character outside the BMP as a UTF-16
   surrogate pair, which YAML reads as two lone surrogates: cfn-lint refused the template).
@@ -21,7 +22,10 @@ exists), and it sees every string cookiecutter renders. It does three things wit
 
 from __future__ import annotations
 
+import functools
+import shlex
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -31,6 +35,11 @@ from jinja2.ext import Extension
 
 from chef_multiserver import __version__, servers
 from chef_multiserver.generator import answer_problems, chosen_servers
+from chef_multiserver.kit_source import KitPin, kit_pin
+
+# The cfn-lint the generated .pre-commit-config.yaml installs: the one the kit's tests run
+# (requirements/test.lock; tests/test_generate.py keeps them equal).
+CFN_LINT_VERSION = "1.58.0"
 
 # The template directory's name, which generate.py renders into the project directory's name.
 PROJECT_DIR = "{{cookiecutter.repo_name}}"
@@ -40,14 +49,18 @@ _FRAMES_TO_SEARCH = 12
 
 
 class KitExtension(Extension):
-    """Gives templates ``kit_version`` (the generated repo pins this kit's hooks to that release)
-    and the filters ``node_tag_keys`` and ``yaml_string``; keeps answers literal and checks them
-    before anything is generated."""
+    """Gives templates ``kit_version``, ``cfn_lint_version`` and the filters ``node_tag_keys``,
+    ``node_tags``, ``shell_quote``, ``yaml_string`` and ``kit_pin``; keeps answers literal and
+    checks them before anything is generated."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals["kit_version"] = __version__
+        environment.globals["cfn_lint_version"] = CFN_LINT_VERSION
         environment.filters["node_tag_keys"] = node_tag_keys
+        environment.filters["node_tags"] = node_tags
+        environment.filters["shell_quote"] = shell_quote
+        environment.filters["kit_pin"] = pin_of
         environment.filters["yaml_string"] = yaml_string
         environment.filters["checked_answers"] = checked_answers
 
@@ -105,6 +118,54 @@ def node_tag_keys(answers: dict[str, Any]) -> list[str]:
         if key not in keys:
             keys.append(key)
     return keys
+
+
+def node_tags(answers: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Each answered server: its name, region, and the EC2 tag (key, value) of its nodes, as
+    chef-pipeline-targets reads them from its config.yml."""
+    return [
+        (name, spec["region"], tag.get("key", servers.DEFAULT_TAG_KEY), tag.get("value", name))
+        for name, spec in chosen_servers(answers).items()
+        for tag in [spec.get("node_tag", {})]
+    ]
+
+
+def shell_quote(text: object) -> str:
+    """``text`` as one shell word (a plain str: quoting Jinja's Markup would escape it as HTML)."""
+    return shlex.quote(str(text))
+
+
+def pin_of(answers: dict[str, Any]) -> KitPin:
+    return _cached_pin(
+        template_dir(answers["_repo_dir"]),
+        answers["_repo_dir"],
+        answers["_template"],
+        str(answers.get("kit_repo_url", "")),
+        # one generation: the files and the hook that name the pin ask git once
+        f"{answers.get('_output_dir')}/{answers.get('repo_name')}",
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_pin(
+    source: Path, repo_dir: str, template: str, kit_repo_url: str, _generated: str
+) -> KitPin:
+    answers = {"_repo_dir": repo_dir, "_template": template, "kit_repo_url": kit_repo_url}
+    return kit_pin(answers, source, __version__)
+
+
+def template_dir(repo_dir: str) -> Path:
+    """The template checkout as an absolute path. A relative ``_repo_dir`` is relative to where
+    cookiecutter started, but cookiecutter renders the hooks from inside the checkout and the files
+    from inside its ``{{cookiecutter.repo_name}}`` (cookiecutter/hooks.py run_hook_from_repo_dir,
+    cookiecutter/generate.py generate_files): the nearest directory with a cookiecutter.json."""
+    if Path(repo_dir).is_absolute():
+        return Path(repo_dir).resolve()
+    here = Path.cwd()
+    return next(
+        (folder for folder in (here, *here.parents) if (folder / "cookiecutter.json").is_file()),
+        here,
+    )
 
 
 # YAML 1.1 and 1.2 printable characters (c-printable), which a double-quoted scalar may hold as

@@ -5,10 +5,14 @@ import sys
 from pathlib import Path
 
 ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # noqa: E501
+# Why the kit this repository pins is on this machine, if it is (chef_multiserver.kit_source).
+PIN_WARNINGS = json.loads({{ (cookiecutter | kit_pin).warnings | list | tojson | tojson }})  # noqa: E501
 sys.path.insert(0, ANSWERS["_repo_dir"])
 from chef_multiserver.generator import init_git, write_server_configs  # noqa: E402
 
 write_server_configs(ANSWERS, Path.cwd())
+for warning in PIN_WARNINGS:
+    print(f"WARNING: {warning}", file=sys.stderr)
 if ANSWERS["init_git"]:
     skipped = init_git(Path.cwd(), ANSWERS["branch"])
     if skipped:

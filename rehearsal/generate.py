@@ -13,15 +13,16 @@ from chef_multiserver import repo_files
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
-def bake_into(output_dir: Path, **extra_context: Any) -> Path:
-    """Generate a repository into ``output_dir`` with cookiecutter's API and return its path.
+def bake_into(output_dir: Path, template: str | Path = KIT_ROOT, **extra_context: Any) -> Path:
+    """Generate a repository into ``output_dir`` with cookiecutter's API from ``template`` (this
+    checkout unless told) and return its path.
 
     A user config of its own keeps the developer's ~/.cookiecutterrc and replay files out of the
     tests; no git commit is made unless a test asks for one (``init_git=True``)."""
     extra_context.setdefault("init_git", False)
     return Path(
         cookiecutter(
-            str(KIT_ROOT),
+            str(template),
             no_input=True,
             extra_context=extra_context,
             output_dir=str(output_dir),

@@ -38,6 +38,8 @@ SERVERS = {
         "region": "us-west-2",
     },
 }
+# Where the generated repository installs the kit from: a git URL the pipeline can reach.
+KIT_URL = "https://git.example.com/platform/chef-multiserver-kit"
 
 
 class Result(NamedTuple):

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from rehearsal import moto_server
-from tests.cli_fakes import SERVERS
+from tests.cli_fakes import KIT_URL, SERVERS
 from tests.conftest import bake_into
 
 
 @pytest.fixture(scope="module")
 def baked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake_into(tmp_path_factory.mktemp("baked"), servers=SERVERS)
+    return bake_into(tmp_path_factory.mktemp("baked"), servers=SERVERS, kit_repo_url=KIT_URL)
 
 
 @pytest.fixture

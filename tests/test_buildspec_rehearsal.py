@@ -280,7 +280,7 @@ def test_a_server_added_with_chef_multiserver_gets_its_upload_too(
     key.write_bytes(private_key_pem())
     monkeypatch.chdir(build.repo / "cookbooks")  # anywhere inside the repository
 
-    assert chef_multiserver(["add-server", "chef-new", "--region", "eu-west-1",
+    assert chef_multiserver(["add-server", "chef-new", "--server-region", "eu-west-1",
                              "--url", "https://chef-new.example.com/organizations/default"]) == 0
     assert chef_multiserver(["put-key", "chef-new", "--key", str(key), "--bucket", KEY_BUCKET]) == 0
     build.chef.add(build.repo, "chef-new", key.read_bytes())

@@ -19,7 +19,8 @@ from tests.cli_fakes import Result, make_ca, make_server_cert, pem, run, tls_ser
 pytest_plugins = ("tests.cli_fixtures",)
 
 URL = "https://chef.test.example/organizations/acme"
-ADD = ("add-server", "chef-north", "--url", URL, "--region", "eu-north-1")
+ADD = ("add-server", "chef-north", "--url", URL, "--server-region", "eu-north-1")
+REGION = "--server-region"
 
 
 def test_writes_a_config_the_shared_rules_accept(
@@ -48,40 +49,57 @@ def test_the_hooks_accept_the_new_server(repo: Path, capsys: pytest.CaptureFixtu
     assert check_chef_repo.main([]) == 0
 
 
-def test_the_global_region_option_may_give_the_servers_region(
+def test_the_stacks_region_is_never_the_servers_region(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = run(capsys, "--region", "eu-north-1", *ADD[:4])
+    """`chef-multiserver --region us-west-2 add-server ...` once made us-west-2 the server's
+    region without a word."""
+    config = repo / ".chef/chef-north/config.yml"
 
-    assert result.code == 0, result.err
-    assert "eu-north-1" in (repo / ".chef/chef-north/config.yml").read_text("utf-8")
+    without = run(capsys, "--region", "us-west-2", *ADD[:4])
+    assert without.code == 1  # a usage error (README: every refusal exits 1)
+    assert "add-server: --server-region REGION is required" in without.err
+    assert not config.exists()
+
+    assert run(capsys, "--region", "us-west-2", *ADD).code == 0
+    assert 'region: "eu-north-1"' in config.read_text("utf-8")
+
+
+def test_region_after_add_server_says_which_option_is_the_servers(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run(capsys, *ADD[:4], "--region", "eu-north-1")
+
+    assert result.code == 1
+    assert "add-server takes the server's region as --server-region REGION" in result.err
+    assert not (repo / ".chef/chef-north").exists()
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (("add-server", "CHEF-EAST", "--url", URL, "--region", "us-east-1"), "already exists"),
+        (("add-server", "CHEF-EAST", "--url", URL, REGION, "us-east-1"), "already exists"),
         (
             (
                 "add-server",
                 "chef-new",
                 "--url",
                 "https://chef-west.example.com/organizations/default",
-                "--region",
+                "--server-region",
                 "us-east-1",
             ),
             "already has the URL",
         ),
-        (("add-server", "ca_certs", "--url", URL, "--region", "us-east-1"), "server name"),
-        (("add-server", "chef-new", "--url", "http://chef/x", "--region", "us-east-1"), "--url:"),
-        (("add-server", "chef-new", "--url", URL, "--region", "mars-1"), "--region:"),
+        (("add-server", "ca_certs", "--url", URL, REGION, "us-east-1"), "server name"),
+        (("add-server", "chef-new", "--url", "http://chef/x", REGION, "us-east-1"), "--url:"),
+        (("add-server", "chef-new", "--url", URL, REGION, "mars-1"), "--server-region:"),
         (
             (
                 "add-server",
                 "chef-new",
                 "--url",
                 URL,
-                "--region",
+                "--server-region",
                 "us-east-1",
                 "--node-name",
                 "Bad User",
@@ -121,7 +139,7 @@ def test_missing_region_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixtu
     result = run(capsys, *ADD[:4])
 
     assert result.code == 1
-    assert "--region is required" in result.err
+    assert "--server-region REGION is required" in result.err
 
 
 def test_outside_a_repository(
@@ -221,7 +239,7 @@ def test_fetch_ca_from_an_unreachable_server(
 def test_another_spelling_of_a_servers_url_is_that_server(
     repo: Path, capsys: pytest.CaptureFixture[str], url: str
 ) -> None:
-    result = run(capsys, "add-server", "chef-new", "--url", url, "--region", "us-east-1")
+    result = run(capsys, "add-server", "chef-new", "--url", url, REGION, "us-east-1")
 
     assert result.code == 1
     assert "--url: server 'chef-west' already has the URL" in result.err
@@ -234,7 +252,7 @@ def test_another_spelling_of_a_servers_url_is_that_server(
 def test_the_region_is_one_botocore_lists(
     repo: Path, capsys: pytest.CaptureFixture[str], region: str, code: int
 ) -> None:
-    result = run(capsys, "add-server", "chef-new", "--url", URL, "--region", region)
+    result = run(capsys, "add-server", "chef-new", "--url", URL, REGION, region)
 
     assert result.code == code, result.err
     assert (repo / ".chef/chef-new").exists() is (code == 0)

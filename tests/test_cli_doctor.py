@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cli_fakes import (
+    KIT_URL,
     SERVERS,
     Result,
     aws_client,
@@ -20,6 +22,7 @@ from tests.cli_fakes import (
     run,
     tls_server,
 )
+from tests.conftest import bake_into
 
 pytest_plugins = ("tests.cli_fixtures",)
 
@@ -164,6 +167,57 @@ def test_a_key_bucket_that_is_missing_or_not_private(
     assert row(out, "chef-east")[3] == "FAIL"
     assert message in out
     assert "put-key" not in out  # the bucket is what needs fixing
+
+
+def test_reports_a_kit_source_the_pipeline_cannot_reach(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A repository generated with the kit taken from a directory of this machine: its buildspec
+    installs from a file:// URL, which CodeBuild cannot fetch."""
+    kit_copy = tmp_path / "kit-clone"
+    kit_copy.mkdir()
+    repo = bake_into(tmp_path / "out", servers=SERVERS, kit_repo_url=str(kit_copy))
+    for name in SERVERS:
+        (repo / f".chef/ca_certs/{name}.crt").write_bytes(pem(make_ca("CA").certificate))
+    monkeypatch.chdir(repo)
+
+    code, out, _ = run(capsys, "doctor", "--offline")
+
+    assert code == 1
+    assert f"Kit: {kit_copy.as_uri()} at " in out
+    (advice,) = [line for line in out.split("To do:")[1].splitlines() if "kit:" in line]
+    assert "CodeBuild cannot reach" in advice
+    assert "KIT_REPO_URL in buildspec.yml" in advice
+
+
+def test_a_kit_url_the_pipeline_can_reach_passes(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in SERVERS:
+        (repo / f".chef/ca_certs/{name}.crt").write_bytes(pem(make_ca("CA").certificate))
+
+    code, out, err = run(capsys, "doctor", "--offline")
+
+    assert code == 0, out + err
+    assert f"Kit: {KIT_URL} at " in out
+
+
+def test_reports_hooks_and_pipeline_that_install_different_kits(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in SERVERS:
+        (repo / f".chef/ca_certs/{name}.crt").write_bytes(pem(make_ca("CA").certificate))
+    config = repo / ".pre-commit-config.yaml"
+    pinned = yaml.safe_load(config.read_text("utf-8"))["repos"][0]["rev"]
+    config.write_text(config.read_text("utf-8").replace(pinned, "v9.9.9"), "utf-8")
+
+    code, out, _ = run(capsys, "doctor", "--offline")
+
+    assert code == 1
+    assert (
+        f"kit: .pre-commit-config.yaml installs the hooks from {KIT_URL} at v9.9.9, "
+        f"buildspec.yml the kit from {KIT_URL} at {pinned}: make them the same"
+    ) in out
 
 
 def test_configs_yaml_cannot_build_are_each_one_finding(

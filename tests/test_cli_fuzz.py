@@ -27,10 +27,11 @@ pytest_plugins = ("tests.cli_fixtures",)
 CLOSED_PORT = "::127.0.0.1:9"
 FLAGS = {"--fetch-ca", "--yes", "--offline", "--replace-failed"}
 AWS_OPTIONS = ["--profile", "--region"]
-REQUIRED = {"--url", "--region", "--key", "--bucket", "--stack", "--key-bucket"}
+REQUIRED = {"--url", "--server-region", "--region", "--key", "--bucket", "--stack", "--key-bucket"}
 # Each subcommand's options; the values come from MEANINGFUL or are arbitrary.
 COMMANDS = {
-    "add-server": ["--url", "--region", "--node-name", "--fetch-ca", "--yes", "--connect-to"],
+    "add-server": ["--url", "--server-region", "--region", "--node-name", "--fetch-ca", "--yes",
+                   "--connect-to"],
     "put-key": ["--key", "--bucket", "--kms-key-id", *AWS_OPTIONS],
     "deploy": ["--stack", "--key-bucket", "--parameter", "--replace-failed", *AWS_OPTIONS],
     "doctor": ["--offline", "--key-bucket", "--stack", "--connect-to", *AWS_OPTIONS],

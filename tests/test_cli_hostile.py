@@ -30,7 +30,7 @@ pytest_plugins = ("tests.cli_fixtures",)
 
 URL = "https://chef.test.example/organizations/acme"
 WAITING = "chef-multiserver: "
-ADD = ("add-server", "chef-north", "--url", URL, "--region", "eu-north-1")
+ADD = ("add-server", "chef-north", "--url", URL, "--server-region", "eu-north-1")
 
 
 def files_under(directory: Path) -> dict[str, bytes]:

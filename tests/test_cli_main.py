@@ -165,3 +165,59 @@ def test_aws_errors_say_what_to_do(code: str, message: str) -> None:
     error = ClientError(response, "PutObject")
 
     assert message in cli_aws.error_message(error)
+
+
+@pytest.mark.parametrize(
+    ("option", "aws_region", "aws_default_region", "expected"),
+    [
+        ("eu-west-1", "eu-west-2", "eu-west-3", "eu-west-1"),
+        (None, "eu-west-2", "eu-west-3", "eu-west-2"),
+        (None, None, "eu-west-3", "eu-west-3"),
+        (None, "", "eu-west-3", "eu-west-3"),
+        (None, None, None, "ap-south-1"),
+    ],
+    ids=["option", "AWS_REGION", "AWS_DEFAULT_REGION", "empty-AWS_REGION", "profile"],
+)
+def test_the_region_comes_from_where_the_aws_cli_takes_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    option: str | None,
+    aws_region: str | None,
+    aws_default_region: str | None,
+    expected: str,
+) -> None:
+    """AWS CLI v2's order (docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html:
+    AWS_REGION overrides AWS_DEFAULT_REGION); botocore itself reads AWS_DEFAULT_REGION and the
+    profile only (botocore/configprovider.py), so this is real botocore reading a real config."""
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ap-south-1\n", "utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for variable, value in (("AWS_REGION", aws_region), ("AWS_DEFAULT_REGION", aws_default_region)):
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, value)
+
+    assert cli_aws.session(None, option).region_name == expected
+
+
+def test_aws_region_alone_is_enough(
+    repo: Path, aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once `deploy` with only AWS_REGION set stopped at "no AWS region"."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+    result = run(capsys, "doctor", "--offline", "--stack", "chef-pipeline")
+
+    assert "no AWS region" not in result.err
+    assert "Stack chef-pipeline:\n  does not exist" in result.out
+
+
+def test_help_says_where_the_region_comes_from(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, "--help")
+
+    assert "--region, then AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region" in (
+        " ".join(result.out.split())
+    )

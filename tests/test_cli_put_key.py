@@ -3,12 +3,16 @@ never shown; against moto's S3 and KMS."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests import keymaterial
 from tests.cli_fakes import Result, aws_client, make_ca, pem, private_bucket, run
 
 pytest_plugins = ("tests.cli_fixtures",)
@@ -254,3 +258,25 @@ def test_a_bucket_that_does_not_exist(
     assert code == 1
     assert f"bucket '{BUCKET}' does not exist" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("encoding", [serialization.Encoding.PEM, serialization.Encoding.DER])
+def test_a_dsa_key_gets_one_line_and_no_deprecation_warning(
+    repo: Path, tmp_path: Path, encoding: serialization.Encoding
+) -> None:
+    """As a user runs it (a new interpreter, Python's default warning filters): cryptography 45+
+    warns when it loads a DSA key (CryptographyDeprecationWarning, a UserWarning, shown by default),
+    and that warning must not come before the one line that refuses the key."""
+    key = tmp_path / "dsa.key"
+    key.write_bytes(keymaterial.dsa_key(encoding))
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONWARNINGS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "chef_multiserver.cli", "put-key", "chef-east", "--key", str(key),
+         "--bucket", BUCKET, "--region", "us-east-1"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"chef-multiserver put-key: {key} is not an RSA key: Chef Infra Server keys are RSA; "
+        "give the Chef user's private key (the .pem knife uses as client_key)\n"
+    )

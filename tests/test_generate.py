@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +17,15 @@ import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from chef_multiserver import __version__
-from tests.conftest import KIT_ROOT, Bake, bake_into, load_yaml, make_servers, user_config
+from tests.conftest import (
+    KIT_ROOT,
+    Bake,
+    bake_into,
+    load_yaml,
+    make_servers,
+    pinned_rev,
+    user_config,
+)
 
 DEFAULT_SERVERS = {
     "chef-east": {
@@ -191,20 +202,27 @@ def test_ruby_files_are_valid_ruby(bake: Bake) -> None:
         assert check.returncode == 0, f"{path}: {check.stderr}"
 
 
-def test_pre_commit_config_pins_this_kit_and_scopes_cfn_lint(bake: Bake) -> None:
+def test_pre_commit_config_pins_the_kit_and_installs_cfn_lint_from_the_index(bake: Bake) -> None:
     repo = bake(kit_repo_url="https://git.example.com/platform/chef-multiserver-kit")
 
     config = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))
 
     kit, cfn_lint = config["repos"]
     assert kit["repo"] == "https://git.example.com/platform/chef-multiserver-kit"
-    assert kit["rev"] == f"v{__version__}"
+    assert kit["rev"] == pinned_rev(KIT_ROOT)
     assert [hook["id"] for hook in kit["hooks"]] == [
         "forbid-chef-secrets",
         "check-chef-server-config",
         "check-chef-repo",
     ]
-    assert cfn_lint["hooks"] == [{"id": "cfn-lint", "files": r"^cloudformation/.*\.(json|ya?ml)$"}]
+    # No git host needed: pre-commit installs it from the package index, at the version the kit's
+    # own tests run (requirements/test.lock).
+    assert cfn_lint["repo"] == "local"
+    (hook,) = cfn_lint["hooks"]
+    assert hook["language"] == "python"
+    assert hook["entry"] == "cfn-lint"
+    assert hook["additional_dependencies"] == [f"cfn-lint=={metadata.version('cfn-lint')}"]
+    assert hook["files"] == r"^cloudformation/.*\.(json|ya?ml)$"
 
 
 def test_gitignore_ignores_every_key_and_keeps_the_server_list(bake: Bake) -> None:
@@ -400,6 +418,12 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str]] = [
     ("branch with a space", {"branch": "my branch"}, "branch"),
     ("description on two lines", {"description": "one\ntwo"}, "description"),
     ("bad chef user", {"chef_user": "Admin User"}, "chef_user"),
+    # What a user typing the README's table in order puts there: the servers' JSON, one line.
+    ("servers JSON as kit URL", {"kit_repo_url": json.dumps(DEFAULT_SERVERS)}, "kit_repo_url"),
+    ("kit URL not a URL", {"kit_repo_url": "chef-multiserver-kit"}, "kit_repo_url"),
+    ("kit URL a missing directory", {"kit_repo_url": "/nonexistent/kit"}, "kit_repo_url"),
+    ("kit URL on two lines", {"kit_repo_url": "https://a.example\nb"}, "kit_repo_url"),
+    ("kit URL for a shell", {"kit_repo_url": "https://a.example/$(id)"}, "kit_repo_url"),
 ]
 
 
@@ -423,15 +447,20 @@ def test_bad_answers_are_refused_and_leave_nothing(
     assert list(output_dir.iterdir()) == []
 
 
-def test_bad_answer_on_the_command_line_is_one_clear_line(tmp_path: Path) -> None:
-    bad_region = {"a": {"server": "https://chef.example.com/organizations/o", "region": "mars-1"}}
+def test_a_bad_answer_reads_as_the_readme_shows(tmp_path: Path) -> None:
+    """The kit README's example, run as written from the kit's directory (stdout and stderr in one
+    stream, as a terminal shows them): the kit's ERROR line, then cookiecutter's one line (cli.py
+    prints a FailedHookException's text), and nothing left in the kit's directory."""
+    readme = (KIT_ROOT / "README.md").read_text("utf-8")
+    (example,) = re.findall(r"```console\n\$ (cookiecutter .*?)\n(.*?)```", readme, re.DOTALL)
+    command, shown = example
+    environment = {**os.environ, "COOKIECUTTER_CONFIG": str(user_config(tmp_path / "home"))}
+    before = sorted(KIT_ROOT.iterdir())
 
-    run = cookiecutter_cli(tmp_path, "--no-input", default_context={"servers": bad_region})
+    run = subprocess.run(shlex.split(command), cwd=KIT_ROOT, env=environment,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
 
     assert run.returncode == 1
-    assert run.stderr.splitlines()[0] == (
-        "ERROR: servers.a.region: 'mars-1' is not allowed: use an AWS region name such as "
-        "us-east-1 or eu-central-1"
-    )
-    assert "Traceback" not in run.stderr + run.stdout
-    assert not (tmp_path / "owca-multi-region-repo").exists()
+    assert run.stdout == shown
+    assert "Traceback" not in run.stdout
+    assert sorted(KIT_ROOT.iterdir()) == before

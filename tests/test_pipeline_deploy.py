@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import re
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from rehearsal import moto_server
 from rehearsal.moto_server import ClientOptions, client_options, moto_endpoint
 from tests.conftest import bake_into, make_servers
 
@@ -145,24 +141,3 @@ def test_outputs_give_the_clone_urls(aws: ClientOptions, stack: dict[str, str]) 
     assert outputs["CloneUrlHttp"] == (
         "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/owca-multi-region-repo")
     assert outputs["CloneUrlGrc"] == "codecommit::us-east-1://owca-multi-region-repo"
-
-
-
-def test_the_readmes_deploy_command_deploys_the_stack(
-    aws: ClientOptions, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """The one command the generated README gives, run as written by the real AWS CLI (which
-    honours AWS_ENDPOINT_URL), with only the key bucket's placeholder filled in."""
-    repo = bake_into(tmp_path_factory.mktemp("readme-deploy"), servers=make_servers(2))
-    readme = (repo / "README.md").read_text("utf-8")
-    blocks = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
-    [command] = [block for block in blocks if "aws cloudformation deploy" in block]
-    environment = {**os.environ, **moto_server.environment(aws["endpoint_url"])}
-
-    run = subprocess.run(["bash", "-euc", command.replace("KEY_BUCKET", "readme-keys")], cwd=repo,
-                         env=environment, capture_output=True, text=True, check=False, timeout=300)
-
-    assert run.returncode == 0, run.stdout + run.stderr
-    stack = boto3.client("cloudformation", **aws).describe_stacks(StackName=repo.name)["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
-    assert {"ParameterKey": "KeyBucket", "ParameterValue": "readme-keys"} in stack["Parameters"]

@@ -14,7 +14,7 @@ import cfnlint.api  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from chef_multiserver import __version__, pipeline_targets, servers
+from chef_multiserver import pipeline_targets, servers
 from tests.conftest import KIT_ROOT, Bake, load_yaml, make_servers
 
 TEMPLATE = Path("cloudformation/pipeline.yml")
@@ -259,7 +259,7 @@ def test_buildspec_keeps_tls_on_and_names_no_server(repo: Path) -> None:
     assert not any(name in text for name in make_servers(2))
 
 
-def test_buildspec_installs_berkshelf_from_the_gemfile_and_the_kit_at_its_release(
+def test_buildspec_installs_berkshelf_from_the_gemfile_and_the_kit_the_hooks_pin(
     repo: Path
 ) -> None:
     # seed: ChefDK 1.5 from Chef's download site (now behind a license id)
@@ -267,8 +267,11 @@ def test_buildspec_installs_berkshelf_from_the_gemfile_and_the_kit_at_its_releas
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "bundle install" in install and "bundle binstubs berkshelf" in install
     assert "chef.io" not in install and "dpkg" not in install
-    assert spec["env"]["variables"]["KIT_VERSION"] == __version__
-    assert spec["env"]["variables"]["KIT_REPO_URL"].startswith("https://")
+    kit_install = 'pip install --quiet "chef-multiserver-kit[cli] @ git+${KIT_REPO_URL}@${KIT_REV}"'
+    assert kit_install in install
+    (kit, _) = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))["repos"]
+    variables = spec["env"]["variables"]
+    assert (variables["KIT_REPO_URL"], variables["KIT_REV"]) == (kit["repo"], kit["rev"])
 
 
 def test_buildspec_checks_the_tree_before_the_build_and_ships_only_targets(repo: Path) -> None:

@@ -1,13 +1,17 @@
-"""The hooks through the real pre-commit framework: real `git commit`s in a generated repository
-whose .pre-commit-config.yaml points at a clone of this checkout's HEAD, so the committed hooks are
-what runs. pre-commit builds their environment once (PRE_COMMIT_HOME is shared by the module) with
-`pip install .` of the clone, which fetches the kit's dependencies from the package index."""
+"""A generated repository installs and runs its hooks as a new user's would: from a clone of the
+kit whose origin is a local path, the README's first command generates the repository, whose
+.pre-commit-config.yaml pins that clone's origin at the clone's commit (committed work only); then
+the real `pre-commit install` and `git commit`, with a PRE_COMMIT_HOME of their own. pre-commit
+builds every hook's environment from the pinned git reference and the package index only
+(cfn-lint included: a `repo: local` hook with `language: python`, pre-commit's documented way,
+https://pre-commit.com/#repository-local-hooks). PRE_COMMIT_HOME is shared by the module."""
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,44 +19,112 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import KIT_ROOT, Bake
+from tests.conftest import KIT_ROOT, pinned_rev, user_config
 
 Run = subprocess.CompletedProcess[str]
+HOOK_NAMES = (
+    "forbid Chef keys",
+    "check each Chef server's config.yml",
+    "check the Chef repository as a whole",
+    "cfn-lint",
+)
 
 
-@pytest.fixture(scope="module")
-def kit_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A clone of this checkout (its HEAD: committed work only) and that commit's sha."""
-    clone = tmp_path_factory.mktemp("kit") / "chef-multiserver-kit"
-    subprocess.run(["git", "clone", "--quiet", str(KIT_ROOT), str(clone)], check=True)
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True, capture_output=True,
-                         text=True).stdout.strip()
-    return clone, sha
+def readme_first_command() -> str:
+    """The first shell block of the kit's README: `pip install '.[cli]' && cookiecutter ...`."""
+    readme = (KIT_ROOT / "README.md").read_text("utf-8")
+    return re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)[1]  # type: ignore[index]
 
 
 @pytest.fixture(scope="module")
 def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     identity = {f"GIT_{role}_{field}": value for role in ("AUTHOR", "COMMITTER")
                 for field, value in (("NAME", "Test"), ("EMAIL", "test@localhost"))}
+    home = tmp_path_factory.mktemp("cookiecutter-home")
     return {**os.environ, **identity, "PRE_COMMIT_COLOR": "never",
-            "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home"))}
+            "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home")),
+            "COOKIECUTTER_CONFIG": str(user_config(home))}
+
+
+@pytest.fixture(scope="module")
+def kit_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A clone of this checkout (its HEAD: committed work only; origin: this checkout's path)
+    and what a repository generated from it pins (that commit's id, or its release tag)."""
+    clone = tmp_path_factory.mktemp("kit") / "chef-multiserver-kit"
+    subprocess.run(["git", "clone", "--quiet", str(KIT_ROOT), str(clone)], check=True)
+    return clone, pinned_rev(clone)
+
+
+@pytest.fixture(scope="module")
+def generated(kit_clone: tuple[Path, str], hook_env: dict[str, str]) -> tuple[Path, Run]:
+    """The README's first command in the clone. Its `pip install '.[cli]'` is left out: the kit is
+    installed in the environment that runs the tests already."""
+    install, generate = readme_first_command().split(" && ")
+    assert install == "pip install '.[cli]'"
+    clone, _ = kit_clone
+    result = subprocess.run(shlex.split(generate), cwd=clone, env=hook_env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    (repo,) = (clone / "example").iterdir()
+    return repo, result
+
+
+@pytest.fixture(scope="module")
+def installed(generated: tuple[Path, Run], hook_env: dict[str, str]) -> Path:
+    repo, _ = generated
+    subprocess.run(["pre-commit", "install"], cwd=repo, env=hook_env, check=True,
+                   capture_output=True)
+    return repo
 
 
 @pytest.fixture
-def repo(bake: Bake, kit_clone: tuple[Path, str], hook_env: dict[str, str]) -> Path:
-    clone, sha = kit_clone
-    repo = bake(init_git=True, kit_repo_url=str(clone))
-    config_path = repo / ".pre-commit-config.yaml"
-    config = yaml.safe_load(config_path.read_text("utf-8"))
-    # Only the kit's own hooks, pinned to the clone's HEAD: the cfn-lint entry would clone its
-    # repository from GitHub, which this test must not need.
-    config["repos"] = [entry for entry in config["repos"] if entry["repo"] == str(clone)]
-    config["repos"][0]["rev"] = sha
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
-    git(repo, hook_env, "commit", "--quiet", "--no-verify", "--all", "-m", "Pin the kit's hooks")
-    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=repo, env=hook_env,
-                   check=True, capture_output=True)
-    return repo
+def repo(installed: Path, hook_env: dict[str, str]) -> Path:
+    """The generated repository, back at the generator's first commit, nothing else in it."""
+    first = git(installed, hook_env, "rev-list", "--max-parents=0", "HEAD").stdout.strip()
+    git(installed, hook_env, "reset", "--quiet", "--hard", first)
+    git(installed, hook_env, "clean", "--quiet", "-fdx")
+    return installed
+
+
+def test_the_hooks_and_the_pipeline_pin_the_clones_origin_at_its_commit(
+    generated: tuple[Path, Run], kit_clone: tuple[Path, str]
+) -> None:
+    repo, result = generated
+    _, sha = kit_clone
+    kit = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))["repos"][0]
+    assert (kit["repo"], kit["rev"]) == (KIT_ROOT.as_uri(), sha)
+    variables = yaml.safe_load((repo / "buildspec.yml").read_text("utf-8"))["env"]["variables"]
+    assert (variables["KIT_REPO_URL"], variables["KIT_REV"]) == (kit["repo"], kit["rev"])
+    # A path of this machine: the generation says so, and the README says what to do.
+    assert result.stderr.splitlines() == [
+        f"WARNING: the hooks and the pipeline install the kit from {KIT_ROOT.as_uri()} on this "
+        "machine",
+        "WARNING: CodeBuild cannot reach this machine: before the first deploy, push that commit "
+        "to a git server the pipeline can reach and put its URL in KIT_REPO_URL (buildspec.yml) "
+        "and repo (.pre-commit-config.yaml): README.md, 'The kit this repository installs'",
+    ]
+    readme = (repo / "README.md").read_text("utf-8")
+    assert f"{KIT_ROOT.as_uri()} at {sha}" in readme
+    assert "CodeBuild cannot reach it" in readme
+
+
+def test_every_hook_installs_and_passes_a_clean_commit(
+    repo: Path, hook_env: dict[str, str]
+) -> None:
+    (repo / ".chef" / "chef-north").mkdir()
+    (repo / ".chef" / "chef-north" / "config.yml").write_text(
+        'server: "https://chef-north.example.com/organizations/default"\n'
+        'region: "eu-north-1"\nnode_name: "pivotal"\n', "utf-8")
+    (repo / "cookbooks" / "example" / "recipes" / "default.rb").write_text("log 'hello'\n")
+    metadata = repo / "cookbooks" / "example" / "metadata.rb"  # a changed cookbook's new version
+    metadata.write_text(metadata.read_text("utf-8").replace("'0.1.0'", "'0.1.1'"), "utf-8")
+    template = repo / "cloudformation" / "pipeline.yml"
+    template.write_text(template.read_text("utf-8") + "# reviewed\n", "utf-8")
+    result = commit(repo, hook_env, ".chef/chef-north/config.yml", "cookbooks", "cloudformation")
+    assert result.returncode == 0, result.stdout
+    for name in HOOK_NAMES:
+        (line,) = [line for line in result.stdout.splitlines() if line.startswith(name)]
+        assert line.endswith("Passed"), result.stdout
 
 
 def git(repo: Path, env: dict[str, str], *args: str) -> Run:
@@ -76,20 +148,6 @@ def private_key_pem() -> bytes:
         serialization.NoEncryption())
 
 
-def test_clean_commit_passes(repo: Path, hook_env: dict[str, str]) -> None:
-    (repo / ".chef" / "chef-north").mkdir()
-    (repo / ".chef" / "chef-north" / "config.yml").write_text(
-        'server: "https://chef-north.example.com/organizations/default"\n'
-        'region: "eu-north-1"\nnode_name: "pivotal"\n', "utf-8")
-    (repo / "cookbooks" / "example" / "recipes" / "default.rb").write_text("log 'hello'\n")
-    metadata = repo / "cookbooks" / "example" / "metadata.rb"  # a changed cookbook's new version
-    metadata.write_text(metadata.read_text("utf-8").replace("'0.1.0'", "'0.1.1'"), "utf-8")
-    result = commit(repo, hook_env, ".chef/chef-north/config.yml", "cookbooks")
-    assert result.returncode == 0, result.stdout
-    assert "check each Chef server's config.yml" in result.stdout
-    assert "check the Chef repository as a whole" in result.stdout
-
-
 def test_bad_config_is_refused_with_its_line(repo: Path, hook_env: dict[str, str]) -> None:
     config = repo / ".chef" / "chef-east" / "config.yml"
     config.write_text(config.read_text("utf-8") + "regoin: us-east-2\n", "utf-8")
@@ -97,7 +155,7 @@ def test_bad_config_is_refused_with_its_line(repo: Path, hook_env: dict[str, str
     assert result.returncode == 1
     assert ".chef/chef-east/config.yml:4:1: unknown key 'regoin': did you mean 'region'?" in (
         result.stdout)
-    assert git(repo, hook_env, "log", "--oneline").stdout.count("\n") == 2
+    assert git(repo, hook_env, "log", "--oneline").stdout.count("\n") == 1
 
 
 def test_tracked_key_is_refused_by_check_chef_repo(repo: Path, hook_env: dict[str, str]) -> None:
@@ -152,7 +210,9 @@ def test_the_hooks_environment_holds_only_what_the_hooks_import(
     result = git(repo, hook_env, "commit", "--allow-empty", "-m", "Build the hooks' environment")
     assert result.returncode == 0, result.stdout
     home = Path(hook_env["PRE_COMMIT_HOME"])
-    (python,) = set(home.glob("repo*/py_env-*/bin/python"))
+    # The kit's repository, not the local one pre-commit makes for cfn-lint's hook.
+    (python,) = {python for python in home.glob("repo*/py_env-*/bin/python")
+                 if (python.parents[2] / "pre_commit_hooks").is_dir()}
     listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True,
                             capture_output=True, text=True).stdout.lower()
     installed = {line.split("==")[0] for line in listed.split()}

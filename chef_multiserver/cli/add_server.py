@@ -20,12 +20,12 @@ from chef_multiserver.config_check import repository_urls
 
 # The tag the pipeline finds a server's nodes by when its config.yml sets no node_tag.
 # Which option sets which key of config.yml, to name the option in a message.
-OPTION_OF_KEY = {"server": "--url", "region": "--region", "node_name": "--node-name"}
+OPTION_OF_KEY = {"server": "--url", "region": "--server-region", "node_name": "--node-name"}
 
 
 def add_server(repo: Path, args: argparse.Namespace) -> int:
     name: str = args.name
-    config = {"server": args.url, "region": args.region, "node_name": args.node_name}
+    config = {"server": args.url, "region": args.server_region, "node_name": args.node_name}
     if config["node_name"] is None:
         config["node_name"] = _shared_node_name(repo)
     _check_new_server(name, config, repository_urls(repo))
@@ -56,7 +56,7 @@ def add_server(repo: Path, args: argparse.Namespace) -> int:
         with ca_file.open("xb") as stream:
             stream.write(ca_pem)
         print(f"Wrote {ca_file.relative_to(repo)}")
-    _print_next_steps(name, args.region, repo, [config_file, *([ca_file] if ca_pem else [])])
+    _print_next_steps(name, args.server_region, repo, [config_file, *([ca_file] if ca_pem else [])])
     return 0
 
 

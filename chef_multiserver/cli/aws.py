@@ -2,12 +2,14 @@
 
 boto3 already does what the AWS CLI does with ``--profile``, ``--region``, the ``AWS_*``
 environment variables (``AWS_ENDPOINT_URL``, ``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``) and the
-profile's ``max_attempts`` and ``retry_mode``; this module adds timeouts, a default attempt count
-where the user set none, a line on stderr before each wait, and the messages.
+profile's ``max_attempts`` and ``retry_mode``, but not ``AWS_REGION``; this module adds that,
+timeouts, a default attempt count where the user set none, a line on stderr before each wait, and
+the messages.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -57,9 +59,17 @@ BAD_CREDENTIALS = {
 }
 
 
+# AWS CLI v2's order (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html).
+# botocore reads only the last two (botocore/configprovider.py: region <- AWS_DEFAULT_REGION, then
+# the profile's region), so AWS_REGION is read here.
+REGION_DEFAULTS = "AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region"
+
+
 def session(profile: str | None, region: str | None) -> boto3.Session:
     """The session every client of one run comes from, as the AWS CLI would make it."""
-    return boto3.Session(profile_name=profile, region_name=region)
+    return boto3.Session(
+        profile_name=profile, region_name=region or os.environ.get("AWS_REGION") or None
+    )
 
 
 def client(aws: boto3.Session, service: str) -> Any:
@@ -133,7 +143,10 @@ def error_message(error: BotoCoreError | ClientError | ResponseParserError) -> s
     if isinstance(error, ProfileNotFound):
         return f"{error}: pass a profile from 'aws configure list-profiles'"
     if isinstance(error, NoRegionError):
-        return "no AWS region: pass --region REGION or set AWS_REGION"
+        return (
+            "no AWS region: pass --region REGION, set AWS_REGION, or give the profile a region "
+            "(aws configure set region REGION)"
+        )
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
         return (
             f"no answer from {error.kwargs.get('endpoint_url')} within "

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import yaml
 from botocore.exceptions import ClientError
 
-from chef_multiserver import servers
+from chef_multiserver import kit_source, servers
 from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli import tls as cli_tls
 from chef_multiserver.cli.deploy import describe_stack
@@ -69,6 +70,9 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     if bucket_problem:
         advice.append(f"key bucket: {bucket_problem}")
     advice += ca_bundle.problems
+    kit_problem = _kit_problem(repo)
+    if kit_problem:
+        advice.append(f"kit: {kit_problem}")
     if args.stack:
         advice += _stack_section(args.stack, stack, args.key_bucket, stack_parameters)
     if advice:
@@ -78,6 +82,38 @@ def doctor(repo: Path, args: argparse.Namespace, aws: Any) -> int:
         return 1
     print("\nAll checks passed.")
     return 0
+
+
+def _kit_problem(repo: Path) -> str | None:
+    """Print where the pipeline installs the kit from; what stops it from doing so, or the hooks
+    from installing the same one."""
+    try:
+        variables = yaml.safe_load((repo / "buildspec.yml").read_text("utf-8"))["env"]["variables"]
+        url, rev = str(variables["KIT_REPO_URL"]), str(variables["KIT_REV"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        print("\nKit: unknown")
+        return "buildspec.yml names no env variables KIT_REPO_URL and KIT_REV: restore them"
+    print(f"\nKit: {url} at {rev}")
+    hooks = _hooks_pin(repo)
+    if hooks not in (None, (url, rev)):
+        return (
+            f".pre-commit-config.yaml installs the hooks from {hooks[0]} at {hooks[1]}, "
+            f"buildspec.yml the kit from {url} at {rev}: make them the same"
+        )
+    return kit_source.pipeline_problem(url)
+
+
+def _hooks_pin(repo: Path) -> tuple[str, str] | None:
+    """The repo and rev the kit's hooks come from in .pre-commit-config.yaml, if it names them."""
+    try:
+        config = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text("utf-8"))
+        return next(
+            (str(entry["repo"]), str(entry["rev"]))
+            for entry in config["repos"]
+            if any(hook.get("id") == "forbid-chef-secrets" for hook in entry["hooks"])
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, StopIteration):
+        return None
 
 
 def _ca_check(repo: Path, name: str) -> Check:

@@ -46,8 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Add Chef servers, upload their keys, deploy and check the pipeline of a "
         "chef-multiserver-kit repository. Run it inside the repository.",
-        epilog="AWS credentials, region and endpoint come from the same places as for the AWS "
-        "CLI (--profile, --region, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ~/.aws/).",
+        epilog="AWS credentials and endpoint come from the same places as for the AWS CLI "
+        "(--profile, AWS_PROFILE, AWS_ACCESS_KEY_ID..., AWS_ENDPOINT_URL, ~/.aws/). The region "
+        "of the stack and the key bucket, as AWS CLI v2 chooses it: --region, then "
+        f"{cli_aws.REGION_DEFAULTS}.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_aws_options(parser, default=None)
@@ -73,10 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", required=True, help="the organization URL, https://FQDN/organizations/ORG"
     )
     add.add_argument(
-        "--region",
-        default=argparse.SUPPRESS,
-        help="the AWS region of the server's nodes, where the pipeline runs chef-client",
+        "--server-region",
+        metavar="REGION",
+        help="the AWS region of the server's nodes, where the pipeline runs chef-client "
+        "(its config.yml's region)",
     )
+    # The global --region is the stack's; given here, it would read as the server's.
+    add.add_argument("--region", dest="misplaced_region", help=argparse.SUPPRESS)
     add.add_argument(
         "--node-name",
         help="the Chef user whose key the pipeline signs with (default: the one the other "
@@ -184,7 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_aws_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--profile", default=default, help="the AWS profile to use")
-    parser.add_argument("--region", default=default, help="the AWS region of the stack and bucket")
+    parser.add_argument(
+        "--region",
+        default=default,
+        help=f"the AWS region of the stack and the key bucket (default: {cli_aws.REGION_DEFAULTS})",
+    )
 
 
 def _add_connect_option(parser: argparse.ArgumentParser, default: object) -> None:
@@ -218,8 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         repo = find_repo(Path.cwd())
         if args.command == "add-server":
-            if args.region is None:
-                parser.error("add-server: --region is required (the AWS region of its nodes)")
+            if args.misplaced_region is not None:
+                parser.error(
+                    "add-server takes the server's region as --server-region REGION (--region "
+                    "is the region of the stack and the key bucket)"
+                )
+            if args.server_region is None:
+                parser.error("add-server: --server-region REGION is required (where its nodes run)")
             return add_server(repo, args)
         if args.command == "drift":
             return drift(repo, args)
