@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,19 @@ def test_missing_template(repo: Path, aws: str, capsys: pytest.CaptureFixture[st
 
     assert code == 1
     assert "cannot read cloudformation/pipeline.yml" in err
+
+
+def test_a_template_that_is_a_fifo_is_refused_without_waiting(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = repo / "cloudformation/pipeline.yml"
+    template.unlink()
+    os.mkfifo(template)  # reading it would wait for a writer forever
+
+    code, _, err = deploy(capsys)
+
+    assert code == 1
+    assert "cannot read cloudformation/pipeline.yml: it is not a regular file" in err
 
 
 # --- What moto cannot do: fail, and report outputs (botocore Stubber) ----------------------------

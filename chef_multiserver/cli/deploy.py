@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chef_multiserver import repo_files
 from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli.repo import CommandError
 
@@ -37,9 +38,14 @@ def deploy(repo: Path, args: argparse.Namespace, aws: Any) -> int:
     cloudformation = cli_aws.client(aws, "cloudformation")
     template_path = repo / TEMPLATE
     try:
-        template = template_path.read_text("utf-8")
-    except OSError as error:
-        raise CommandError(f"cannot read {TEMPLATE}: {error.strerror}") from error
+        raw = repo_files.read_regular_file(template_path, repo_files.TEMPLATE_MAX_BYTES)
+        template = raw.decode("utf-8")
+    except repo_files.ConfigError as error:  # "cannot read: <reason>", or what the file "is"
+        reason = error.message.removeprefix("cannot read: ")
+        reason = reason if reason != error.message else f"it {reason}"
+        raise CommandError(f"cannot read {TEMPLATE}: {reason}") from error
+    except UnicodeDecodeError as error:
+        raise CommandError(f"cannot read {TEMPLATE}: it is not UTF-8 text") from error
     stack = describe_stack(cloudformation, args.stack)
     if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
         _print_failures(_failed_events(args.stack, _latest_events(cloudformation, args.stack)))
