@@ -6,6 +6,7 @@ repository from."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,10 +26,17 @@ TEMPLATE_PARTS = ("cookiecutter.json", "hooks/", "{{cookiecutter.repo_name}}/")
 @pytest.fixture(scope="session")
 def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The sdist and the wheel built from it. No build isolation: the build backend is the
-    setuptools pinned in requirements/test.lock, and the build needs no network."""
+    setuptools pinned in requirements/test.lock, and the build needs no network. The build runs in
+    a copy of the tracked files, as a release builds from a clean checkout: it writes egg-info and
+    build/ where it runs, which other tests (run side by side) must not see in the kit."""
+    source = tmp_path_factory.mktemp("source")
+    for name in tracked_files():
+        if (KIT_ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(KIT_ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out),
-                    str(KIT_ROOT)], check=True, capture_output=True, timeout=300)
+                    str(source)], check=True, capture_output=True, timeout=300)
     (sdist,) = out.glob("*.tar.gz")
     (wheel,) = out.glob("*.whl")
     return sdist, wheel
