@@ -16,10 +16,8 @@ Faked where moto is silent, and only there:
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,9 +35,9 @@ from moto.ec2.models import ec2_backends
 from moto.ssm.models import ssm_backends
 
 from chef_multiserver import pipeline_targets
-from tests.conftest import KIT_ROOT, bake_into, load_yaml
+from tests.conftest import bake_into, load_yaml
+from tests.lambda_rollout import LAMBDA_SOURCE, load_chef_client
 
-LAMBDA_SOURCE = KIT_ROOT / "{{cookiecutter.repo_name}}" / "pipeline" / "chef_client.py"
 JOB_ID = "11111111-2222-3333-4444-555555555555"
 BUCKET = "pipeline-artifacts"
 ARTIFACT_KEY = "chef-pipeline/ChefTargets/build.zip"
@@ -50,12 +48,7 @@ NODES = {"us-east-1": ("chef-east", 2), "us-west-2": ("chef-west", 1)}
 
 @pytest.fixture(scope="module")
 def chef_client() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chef_client", LAMBDA_SOURCE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_chef_client()
 
 
 @pytest.fixture(scope="module")
