@@ -69,8 +69,7 @@ def config_findings(
     try:
         config = repository.read(path)
     except repo_files.ConfigError as error:
-        location = "" if error.position is None else ":{}:{}".format(*error.position)
-        yield f"{shown}{location}: {error.message}"
+        yield error.finding(shown)
         return
     for problem in servers.problems(config.value):
         line, column = config.position(problem)

@@ -84,8 +84,7 @@ def template_findings(repo: Path) -> list[str]:
     try:
         template = repo_files.read_cloudformation(repo / TEMPLATE)
     except repo_files.ConfigError as error:
-        location = "" if error.position is None else ":{}:{}".format(*error.position)
-        return [f"{TEMPLATE}{location}: {error.message}: cannot be compared with {LAMBDA_SOURCE}"]
+        return [f"{error.finding(TEMPLATE)}: cannot be compared with {LAMBDA_SOURCE}"]
     try:
         source = repo_files.read_regular_file(repo / LAMBDA_SOURCE, repo_files.TEMPLATE_MAX_BYTES)
     except repo_files.ConfigError as error:

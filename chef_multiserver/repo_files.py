@@ -37,6 +37,11 @@ class ConfigError(ValueError):
         self.message = message
         self.position = position
 
+    def finding(self, path: object) -> str:
+        """``path[:line:col]: message``, the form every reader reports it in."""
+        location = "" if self.position is None else ":{}:{}".format(*self.position)
+        return f"{path}{location}: {self.message}"
+
 
 @dataclass(frozen=True)
 class LoadedConfig:

@@ -42,8 +42,7 @@ def settings_findings(repo: Path) -> Iterator[str]:
     try:
         loaded = repo_files.read_config(path)
     except repo_files.ConfigError as error:
-        location = "" if error.position is None else ":{}:{}".format(*error.position)
-        yield f"{SETTINGS_FILE}{location}: {error.message}"
+        yield error.finding(SETTINGS_FILE)
         return
     # An empty file asks for nothing, as no file does.
     for problem in servers.problems({} if loaded.value is None else loaded.value, SCHEMA):
