@@ -26,7 +26,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from chef_multiserver.cli import aws as cli_aws
 from chef_multiserver.cli import deploy as cli_deploy
 from rehearsal.moto_server import REGION
-from tests.cli_fakes import Result, aws_client, run
+from tests.cli_fakes import Result, aws_client, private_bucket, run
 
 pytest_plugins = ("tests.cli_fixtures",)
 
@@ -101,6 +101,27 @@ def test_creates_the_stack_through_a_change_set(
     assert "Add      ArtifactBucket (AWS::S3::Bucket)" in out
     assert f"Stack {STACK}: CREATE_COMPLETE" in out
     assert "CREATE_COMPLETE" in out.split("Creating stack")[1]  # the events, as they came
+
+
+def test_a_template_over_the_inline_limit_is_read_from_the_key_bucket(
+    pipeline_repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CloudFormation refuses a TemplateBody over 51,200 bytes ("must be deployed via an S3
+    Bucket", cloudformation-limits.html): the template goes to the key bucket, read by TemplateURL
+    (which moto's CloudFormation resolves from its own S3)."""
+    private_bucket("chef-keys")
+    path = pipeline_repo / "cloudformation/pipeline.yml"
+    padded = path.read_text("utf-8") + "# why this line is here\n" * 2_500
+    path.write_text(padded, "utf-8")
+    assert len(padded.encode()) > cli_deploy.TEMPLATE_BODY_LIMIT
+
+    code, out, err = deploy(capsys)
+
+    assert code == 0, err
+    assert stack()["StackStatus"] == "CREATE_COMPLETE"
+    (stored,) = aws_client("s3").list_objects_v2(Bucket="chef-keys")["Contents"]
+    assert stored["Key"].startswith(f"cloudformation/{STACK}/")
+    assert f"it is read from s3://chef-keys/{stored['Key']}" in out
 
 
 def test_updates_keeping_the_parameters_not_given(

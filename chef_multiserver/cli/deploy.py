@@ -7,6 +7,7 @@ is an answer CloudFormation gives before anything is touched.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from chef_multiserver.cli.repo import CommandError
 TEMPLATE = Path("cloudformation") / "pipeline.yml"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 POLL_SECONDS = 5.0
+# The largest template CloudFormation takes in the request itself; a larger one must be read from
+# S3 (TemplateURL): https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+TEMPLATE_BODY_LIMIT = 51_200
 # How CloudFormation says a change set would change nothing: the change set's StatusReason, and
 # the error of create_change_set where it answers at once (moto does).
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -64,9 +68,10 @@ def deploy(repo: Path, args: argparse.Namespace, aws: Any) -> int:
         )
     # A stack in REVIEW_IN_PROGRESS was only ever the target of a change set: it is still created.
     update = stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
-    parameters = _parameters(cloudformation, template, args, stack if update else None)
+    source = _template_source(aws, template, args.key_bucket, args.stack)
+    parameters = _parameters(cloudformation, source, args, stack if update else None)
 
-    change_set = _create_change_set(cloudformation, args.stack, template, parameters, update)
+    change_set = _create_change_set(cloudformation, args.stack, source, parameters, update)
     if change_set is None:
         print(f"Nothing to change: stack {args.stack} already matches {TEMPLATE}.")
         _print_outputs(describe_stack(cloudformation, args.stack))
@@ -116,12 +121,30 @@ def _delete(cloudformation: Any, name: str) -> None:
     )
 
 
+def _template_source(aws: Any, template: str, bucket: str, stack: str) -> dict[str, str]:
+    """How CloudFormation gets the template: in the request, or (too large for that) from the key
+    bucket, under a name of its own content, beside the keys but never one of them."""
+    body = template.encode("utf-8")
+    if len(body) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": template}
+    key = f"cloudformation/{stack}/{hashlib.sha256(body).hexdigest()}.yml"
+    s3 = cli_aws.client(aws, "s3")
+    region = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    print(f"{TEMPLATE} is {len(body):,} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT:,} for "
+          f"a template sent inline: it is read from s3://{bucket}/{key}")
+    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+
+
 def _parameters(
-    cloudformation: Any, template: str, args: argparse.Namespace, stack: dict[str, Any] | None
+    cloudformation: Any,
+    source: dict[str, str],
+    args: argparse.Namespace,
+    stack: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     """The stack's parameters: those given, and on an update the previous value of every other
     parameter the template still has (as ``aws cloudformation deploy`` keeps them)."""
-    summary = cloudformation.get_template_summary(TemplateBody=template)
+    summary = cloudformation.get_template_summary(**source)
     declared = {parameter["ParameterKey"] for parameter in summary.get("Parameters", [])}
     overrides = dict(args.parameter or [])
     if "KeyBucket" in overrides:
@@ -146,7 +169,7 @@ def _parameters(
 def _create_change_set(
     cloudformation: Any,
     name: str,
-    template: str,
+    source: dict[str, str],
     parameters: list[dict[str, Any]],
     update: bool,
 ) -> dict[str, Any] | None:
@@ -156,7 +179,7 @@ def _create_change_set(
             StackName=name,
             ChangeSetName=f"chef-multiserver-{time.strftime('%Y%m%d-%H%M%S')}",
             ChangeSetType="UPDATE" if update else "CREATE",
-            TemplateBody=template,
+            **source,
             Parameters=parameters,
             Capabilities=CAPABILITIES,
         )
