@@ -1,5 +1,11 @@
 """The fixtures of the chef-multiserver tests, which load them with ``pytest_plugins``: a
-generated repository as the current directory, and moto's AWS on 127.0.0.1."""
+generated repository as the current directory, and moto's AWS on 127.0.0.1.
+
+The AWS environment is the one boto3 and the AWS CLI read (AWS_CONFIG_FILE,
+AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_DEFAULT_REGION:
+https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html and
+https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html); moto in server mode
+and its state reset (``POST /moto-api/reset``): https://docs.getmoto.org/en/latest/docs/server_mode.html"""
 
 from __future__ import annotations
 

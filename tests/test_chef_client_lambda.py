@@ -12,6 +12,14 @@ Faked where moto is silent, and only there:
   client;
 - moto finishes every command at once with Success on every node: to play a chef-client that is
   still running, or that fails on a node, a test edits that command in moto's backend.
+
+The job event and the results are CodePipeline's own: the event's ``CodePipeline.job`` (id,
+data.inputArtifacts with their S3 location, continuationToken) as
+https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html shows
+it; PutJobSuccessResult / PutJobFailureResult as
+https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PutJobSuccessResult.html and
+API_PutJobFailureResult.html define them. What moto leaves out: its SSM coverage list,
+https://docs.getmoto.org/en/latest/docs/services/ssm.html.
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ What a real server holds after an upload is modelled on Chef's own classes: role
 environments come back with every field filled in (chef/chef lib/chef/role.rb, environment.rb
 ``to_h``), run-list entries written out (lib/chef/run_list/run_list_item.rb), data bag items with
 ``chef_type`` and ``data_bag`` (lib/chef/data_bag_item.rb), cookbooks with the metadata.json
-Berkshelf generates from metadata.rb and frozen by ``berks upload`` (docs.chef.io/berkshelf/)."""
+Berkshelf generates from metadata.rb and frozen by ``berks upload`` (docs.chef.io/berkshelf/).
+The endpoints and their answers (/cookbooks/NAME/VERSION with ``all_files`` checksums at API
+version 2, /roles, /environments, /data) follow https://docs.chef.io/server/api_chef_server/; the
+signing the doubles verify is https://github.com/chef/mixlib-authentication
+(lib/mixlib/authentication/signatureverification.rb)."""
 
 from __future__ import annotations
 

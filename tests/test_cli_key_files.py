@@ -5,7 +5,12 @@ files: refused at once, without waiting on a FIFO or reading a device.
 Chef signs requests with the user's RSA key, PKCS#1 v1.5 (mixlib-authentication,
 lib/mixlib/authentication/signedheaderauth.rb, github.com/chef/mixlib-authentication); every key
 here is made at test time by the tool that makes it for users (openssl, ssh-keygen, puttygen,
-cryptography's PKCS#12)."""
+cryptography's PKCS#12).
+The formats are named by how their tools write them: OpenSSH's ``openssh-key-v1``
+(https://github.com/openssh/openssh-portable/blob/master/PROTOCOL.key), PuTTY's
+``PuTTY-User-Key-File-2/3`` (https://the.earth.li/~sgtatham/putty/latest/htmldoc/AppendixC.html),
+PKCS#12 (RFC 7292); the conversions offered are those tools' documented options (ssh-keygen(1)
+``-p -m PEM``, puttygen(1) ``-O private-openssh``, openssl-pkcs12(1) ``-nocerts -nodes``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,12 @@
 """chef-multiserver put-key: only a private key, only into a private bucket, always encrypted,
-never shown; against moto's S3 and KMS."""
+never shown; against moto's S3 and KMS.
+
+What S3 is asked and answers: a bucket's Block Public Access settings
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html,
+GetPublicAccessBlock's NoSuchPublicAccessBlockConfiguration when none is set), PutObject with
+SSE-KMS under the key given, else under the bucket's default encryption (GetBucketEncryption,
+ServerSideEncryptionConfigurationNotFoundError when none is set):
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html."""
 
 from __future__ import annotations
 
