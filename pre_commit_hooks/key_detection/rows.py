@@ -91,13 +91,15 @@ class Detector:
     def __init__(
         self,
         squeezed: tuple[Form, ...],
-        present: Callable[[bytes], object],
+        present: Callable[..., object],
         pattern: re.Pattern[bytes] | WhenUsed,
         handle: Handler,
     ) -> None:
         # forms, one of which any file it reports holds once squeezed (none: its test alone decides)
         self.squeezed = squeezed
-        self.present = present  # a cheap test of the file most files fail (truthy: run the pattern)
+        # a cheap test of the file (or of a span: data, start, end) most files fail (truthy: run the
+        # pattern)
+        self.present = present
         self.pattern = pattern  # opens with a literal where it can: sre then searches fast
         self.handle = handle  # -> (findings, offset up to which the bytes are accounted for)
 
@@ -128,6 +130,6 @@ def binary(data: bytes) -> bool:
     return data.find(b"\x00", 0, 8192) >= 0
 
 
-def in_text(search: Callable[[bytes], object]) -> Callable[[bytes], bool]:
+def in_text(search: Callable[..., object]) -> Callable[..., bool]:
     """``search``, run only on text: what it looks for is in a binary file's bytes by chance."""
-    return lambda data: not binary(data) and search(data) is not None
+    return lambda data, *span: not binary(data) and search(data, *span) is not None

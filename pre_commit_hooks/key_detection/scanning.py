@@ -67,21 +67,18 @@ def scan(
     stop = len(data) if stop is None else stop
     # What a row looks for is in the squeezed bytes too, squeezed the same way (the bytes deleted
     # from inside it are deleted around it): a row whose squeezed search fails finds nothing.
-    squeezed = data.translate(None, SQUEEZED_OUT)
-    searches = [
-        _hits(row, DETECTORS[row].pattern, data, start, stop)
-        for in_group, tests in _GROUPS
-        for first in [in_group(squeezed)]
-        if first
-        # (no row of the group matches before the group's first match)
-        for row, in_squeezed, present in tests
-        if in_squeezed(squeezed, first.start()) and present(data)
-    ]
-    searches += [
-        _hits(row, DETECTORS[row].pattern, data, start, stop)
-        for row, present in _UNSQUEEZED
-        if present(data)
-    ]
+    squeezed, ends = _squeezed(data)
+    # (loops, not comprehensions: most files are small, and a comprehension costs them a frame)
+    searches = []
+    for in_group, tests in _GROUPS:
+        first = in_group(squeezed)
+        if first:  # (no row of the group matches before the group's first match)
+            for row in _present_rows(in_group, tests, squeezed, ends, data, first.start()):
+                searches.append(_hits(row, DETECTORS[row].pattern, data, start, stop))
+    # the rows with no squeezed form: one for text, one for binary files
+    row = _FOR_BINARY if binary(data) else _FOR_TEXT
+    if DETECTORS[row].present(data):
+        searches.append(_hits(row, DETECTORS[row].pattern, data, start, stop))
     # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
     blob = whole and (data[:1] in BLOB_FIRST_BYTES or data.find(b"\x00", 0, 1024) >= 0)
     if not searches and not blob:
@@ -110,6 +107,61 @@ def scan(
             findings += found
             covered = max(covered, end)
     return findings, covered
+
+
+# A file longer than a block is squeezed a block at a time: where a squeezed match falls tells
+# which block of the file holds what it stands for, so a row's test reads that block, not the
+# whole file (a large binary file's squeezed bytes hold short forms by chance, and whole-file
+# tests for those cost more than the rest of its scan).
+BLOCK = 64 * 1024
+# how far before or after its block the text a squeezed match stands for may reach (a PEM header's
+# label words, a base64 marker's first characters)
+REACH = 1024
+
+
+def _squeezed(data: bytes) -> tuple[bytes, list[int] | None]:
+    """``data`` squeezed, and for a file longer than a block, where each block's squeezed bytes
+    end."""
+    if len(data) <= BLOCK:
+        return data.translate(None, SQUEEZED_OUT), None  # most files
+    pieces = [
+        data[at : at + BLOCK].translate(None, SQUEEZED_OUT) for at in range(0, len(data), BLOCK)
+    ]
+    ends, end = [], 0
+    for piece in pieces:
+        end += len(piece)
+        ends.append(end)
+    return b"".join(pieces), ends
+
+
+def _present_rows(
+    in_group: Squeezed,
+    tests: tuple[tuple[int, Squeezed, Test], ...],
+    squeezed: bytes,
+    ends: list[int] | None,
+    data: bytes,
+    first: int,
+) -> Iterator[int]:
+    """The group's rows whose squeezed forms are there from ``first`` on and whose tests pass: on
+    the whole file, if it is one block; else on the blocks where the group's search finds a
+    form, each block once, each row's test there only if its own forms start in that block."""
+    if ends is None:
+        for row, in_squeezed, present in tests:
+            if in_squeezed(squeezed, first) and present(data):
+                yield row
+        return
+    from bisect import bisect_right
+
+    left = list(tests)
+    while left and (match := in_group(squeezed, first)):
+        block = bisect_right(ends, match.start())
+        span = (max(0, block * BLOCK - REACH), (block + 1) * BLOCK + REACH)
+        for test in list(left):
+            row, in_squeezed, present = test
+            if in_squeezed(squeezed, match.start(), ends[block] + REACH) and present(data, *span):
+                left.remove(test)
+                yield row
+        first = ends[block]
 
 
 def _hits(
@@ -160,11 +212,12 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"PuTTY-User-Key-File-",), PUTTY, putty_key),
     _anchored((b"AKIA", b"ASIA"), AWS_KEY_IDS, aws_key_pairs, AWS_KEY_ID),
     _anchored((b"AWS_SECRET_ACCESS_KEY",), AWS_SECRETS_IN_BASE64, base64_aws_key_pairs),
-    # in upper case the squeezed bytes hold the name; in lower or camel case, only the file does
-    _anchored((b"SECRET_ACCESS_KEY",), AWS_SECRETS_BY_NAME, aws_secrets_by_name),
-    Detector((), names_a_secret, AWS_SECRETS_BY_NAME, aws_secrets_by_name),
+    # squeezed, the name in upper case leaves SECRETACCESSKEY, in camel case SAK; in lower case,
+    # nothing: only the file holds it
+    _anchored((b"SECRET_ACCESS_KEY", b"SecretAccessKey"), AWS_SECRETS_BY_NAME, aws_secrets_by_name),
+    _NAMED_IN_LOWER_CASE := Detector((), names_a_secret, AWS_SECRETS_BY_NAME, aws_secrets_by_name),
     # a binary file (a NUL in its head) may hold a DER key anywhere
-    Detector((), binary, DER_KEY_START, embedded_der),
+    _DER_IN_BINARY := Detector((), binary, DER_KEY_START, embedded_der),
     _anchored(
         (b"LS0t",),  # base64 of "---", in every alignment of "-----"
         re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in PEM_IN_BASE64)),
@@ -193,11 +246,9 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
-Test = Callable[[bytes], object]
-Group = tuple[
-    Callable[[bytes], "re.Match[bytes] | None"],
-    tuple[tuple[int, Callable[[bytes, int], object], Test], ...],
-]
+Test = Callable[..., object]  # (data[, start, end]) -> truthy where the row's pattern may match
+Squeezed = Callable[..., "re.Match[bytes] | None"]  # a search of the squeezed bytes[, start, end]
+Group = tuple[Squeezed, tuple[tuple[int, Squeezed, Test], ...]]
 
 
 def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
@@ -220,14 +271,13 @@ def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
     )
 
 
-def _row_search(
-    detectors: tuple[Detector, ...], rows: list[int], row: int
-) -> Callable[[bytes, int], object]:
-    if len(rows) == 1:
-        return lambda squeezed, start: True  # its group's search was its own
-    return WhenUsed(alternation(detectors[row].squeezed)).search
+def _row_search(detectors: tuple[Detector, ...], rows: list[int], row: int) -> Squeezed:
+    forms = alternation(detectors[row].squeezed)
+    # (alone in its group, the row's search is its group's, compiled already)
+    return re.compile(forms).search if len(rows) == 1 else WhenUsed(forms).search
 
 
 _GROUPS = _grouped(DETECTORS)
-# (row, test) for each row with no squeezed form
-_UNSQUEEZED = tuple((row, row_.present) for row, row_ in enumerate(DETECTORS) if not row_.squeezed)
+# the rows with no squeezed form, the one scan runs on text and the one it runs on a binary file
+_FOR_TEXT = DETECTORS.index(_NAMED_IN_LOWER_CASE)
+_FOR_BINARY = DETECTORS.index(_DER_IN_BINARY)
