@@ -412,7 +412,8 @@ def our_hook(venvs: Path) -> Tool:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run([python, "-m", "compileall", "-q", str(REPO / "pre_commit_hooks")], check=True)
+    packages = [str(REPO / "pre_commit_hooks"), str(REPO / "chef_multiserver")]
+    subprocess.run([python, "-m", "compileall", "-q", *packages], check=True)
     script = venv / "bin" / "forbid-chef-secrets"
     script.write_text(CONSOLE_SCRIPT.format(python=python))
     script.chmod(0o755)

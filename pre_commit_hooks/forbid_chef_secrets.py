@@ -164,7 +164,7 @@ def _line_at(data: bytes, offset: int) -> bytes:
 
 # What Chef and Test Kitchen users call the file of an encrypted data bag secret (a recipe, template
 # or spec named after it is code, and is scanned as code).
-_DATA_BAG_SECRET = re.compile(r"(?:encrypted_)?data_?bag_(?:secret|key)(?:\.(?:key|secret|txt))?")
+_DATA_BAG_KEY_FILE = r"(?:encrypted_)?data_?bag_(?:secret|key)(?:\.(?:key|secret|txt))?"
 
 
 def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -> Finding | None:
@@ -172,7 +172,7 @@ def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -
     if found or not ("bag" in path or path.endswith(".pem")) or not content.strip():
         return None
     parts = os.path.normpath(path).split(os.sep)  # noqa: PTH206 (pathlib: a 3 ms import)
-    if _DATA_BAG_SECRET.fullmatch(parts[-1]):
+    if re.fullmatch(_DATA_BAG_KEY_FILE, parts[-1]):
         return Finding(0, "Chef encrypted data bag secret (by its file name)", True)
     if CHEF_DIR in parts and parts[-1].endswith(".pem") and not PEM_HEADER.search(content):
         return Finding(

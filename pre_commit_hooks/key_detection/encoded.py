@@ -37,7 +37,7 @@ def base64_blob(
     start = match.start()
     lead = leads[match.lastindex - 1] if leads and match.lastindex else 0
     # (a run of none or more always matches; what it decodes is bounded by the budget)
-    end = BASE64_TEXT.match(data, start).end()  # type: ignore[union-attr]
+    end = re.compile(BASE64_TEXT).match(data, start).end()  # type: ignore[union-attr]
     before = base64_characters(data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
     characters = before + base64_characters(data[start:end])
     content = decoded(characters[: budget.take(len(characters))].decode("ascii"))
@@ -94,8 +94,8 @@ def hex_opening(heads: tuple[Head, ...]) -> Detector:
 
 _HEX_GAP = rb"[\s,]*(?:\\x|0x)?"  # what may come between the digits of two bytes
 _HEX_PREFIX = frozenset(b"0x")  # squeezed, "0x" leaves its "0" and "\\x" nothing
-_HEX_TEXT = re.compile(rb"(?:\\x|0x)?[0-9a-fA-F]{2}(?:" + _HEX_GAP + rb"[0-9a-fA-F]{2})*")
-_HEX_NOISE = re.compile(rb"\\x|0x|[^0-9a-fA-F]")
+_HEX_TEXT = rb"(?:\\x|0x)?[0-9a-fA-F]{2}(?:" + _HEX_GAP + rb"[0-9a-fA-F]{2})*"
+_HEX_NOISE = rb"\\x|0x|[^0-9a-fA-F]"
 
 
 def _hex_blob(
@@ -104,8 +104,8 @@ def _hex_blob(
     """Decode the hex text that opens at the match and scan what it encodes."""
     start = match.start()
     # (a run of a byte or more matches where the opening did)
-    end = _HEX_TEXT.match(data, start).end()  # type: ignore[union-attr]
-    digits = _HEX_NOISE.sub(b"", data[start:end])
+    end = re.compile(_HEX_TEXT).match(data, start).end()  # type: ignore[union-attr]
+    digits = re.sub(_HEX_NOISE, b"", data[start:end])
     digits = digits[: budget.take(len(digits)) // 2 * 2]
     import binascii
 
@@ -118,7 +118,7 @@ def _hex_blob(
 # How far back from a marker its base64 run may open (a whole JSON Web Key Set or credentials file
 # is a few kilobytes; past this, the run is decoded from the marker's own base64 group on).
 RUN_REACH = 64 * 1024
-_NOT_BASE64_TEXT = re.compile(rb"[^A-Za-z0-9+/\s\\]")
+_NOT_BASE64_TEXT = rb"[^A-Za-z0-9+/\s\\]"
 
 
 def marked_base64(marker: bytes, groups: bytes) -> tuple[Detector, ...]:
@@ -149,7 +149,7 @@ def marked_base64(marker: bytes, groups: bytes) -> tuple[Detector, ...]:
             partial(_base64_run, leads=(lead,)),
         )
         for (form, lead), pieces in zip(forms, squeezed, strict=True)
-        for pattern in [re.compile(b"(" + re.escape(form) + b")")]
+        for pattern in [WhenUsed(b"(" + re.escape(form) + b")")]
     )
 
 
@@ -158,11 +158,11 @@ def _base64_run(
 ) -> tuple[list[Finding], int]:
     floor = max(0, match.start() - RUN_REACH)
     # the run opens after the last byte before the marker that base64 text cannot hold
-    before = _NOT_BASE64_TEXT.search(data[floor : match.start()][::-1])
+    before = re.search(_NOT_BASE64_TEXT, data[floor : match.start()][::-1])
     if before is None and floor > 0:
         return base64_blob(data, match, depth, budget, leads=leads)
     start = match.start() - before.start() if before else floor
-    end = BASE64_TEXT.match(data, match.start()).end()  # type: ignore[union-attr]
+    end = re.compile(BASE64_TEXT).match(data, match.start()).end()  # type: ignore[union-attr]
     characters = base64_characters(data[start:end])
     content = decoded(characters[: budget.take(len(characters))].decode("ascii"))
     return nested(content, depth, budget, start, "base64-encoded"), end

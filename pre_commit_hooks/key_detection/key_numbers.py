@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from pre_commit_hooks.key_detection.aws import MIXED
-from pre_commit_hooks.key_detection.rows import PEM_WINDOW, Budget, Finding
+from pre_commit_hooks.key_detection.rows import PEM_WINDOW, Budget, Finding, WhenUsed
 
 # be escaped, in a JSON string; the look back follows "kty", so sre tries it only where "kty" is),
 # or .NET's RSA.ToXmlString(true) with its private exponent D. (Only files that hold a JSON or XML
@@ -13,10 +13,10 @@ from pre_commit_hooks.key_detection.rows import PEM_WINDOW, Budget, Finding
 _JSON_WEB_KEY = rb'kty(?<="kty)\\?"\s*:\s*\\?"(?:RSA|EC|OKP)\\?"'
 # a private number: 40 base64 characters or more (an EC P-256 key's d has 43) of both cases, as
 # random ones have (a placeholder such as XXXX... or private-key-goes-here has not)
-_JWK_PRIVATE = re.compile(rb'\\?"d\\?"\s*:\s*\\?"([A-Za-z0-9_-]{40,})')
+_JWK_PRIVATE = rb'\\?"d\\?"\s*:\s*\\?"([A-Za-z0-9_-]{40,})'
 _XML_KEY = rb"<RSAKeyValue>"
-KEY_NUMBERS = re.compile(_JSON_WEB_KEY + b"|" + _XML_KEY)
-_XML_PRIVATE = re.compile(rb"<D>\s*([A-Za-z0-9+/=]{40,})\s*</D>")
+KEY_NUMBERS = WhenUsed(_JSON_WEB_KEY + b"|" + _XML_KEY)
+_XML_PRIVATE = rb"<D>\s*([A-Za-z0-9+/=]{40,})\s*</D>"
 
 
 # How far before "kty" a JSON Web Key's "{" may be: the members sorted by name put "d", "dp", "dq",
@@ -47,7 +47,7 @@ def _private_numbers(
     opening: int,
     closing: bytes,
     next_key: bytes,
-    private: re.Pattern[bytes],
+    private: bytes,
     kind: str,
 ) -> tuple[list[Finding], int]:
     """A finding when the key from ``opening`` to ``closing`` holds its private numbers. The
@@ -57,7 +57,7 @@ def _private_numbers(
     end = data.find(closing, match.end(), following if following >= 0 else limit)
     if opening < 0 or end < 0:
         return [], match.end()
-    number = private.search(data, opening, end)
-    if number is not None and all(case.search(number[1]) for case in MIXED[:2]):
+    number = re.compile(private).search(data, opening, end)
+    if number is not None and all(re.search(case, number[1]) for case in MIXED[:2]):
         return [Finding(match.start(), kind, True)], end
     return [], end

@@ -176,7 +176,7 @@ def _hits(
 
 def _anchored(
     anchors: tuple[bytes, ...],
-    pattern: re.Pattern[bytes],
+    pattern: re.Pattern[bytes] | WhenUsed,
     handle: Handler,
     test: bytes = b"",
     squeezed: tuple[Form, ...] = (),
@@ -187,7 +187,7 @@ def _anchored(
     squeezed = squeezed or tuple(
         squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors
     )
-    present = re.compile(test).search if test else search_for(anchors)
+    present = WhenUsed(test).search if test else search_for(anchors)
     return Detector(squeezed, present, pattern, handle)
 
 
@@ -220,7 +220,7 @@ DETECTORS: tuple[Detector, ...] = (
     _DER_IN_BINARY := Detector((), binary, DER_KEY_START, embedded_der),
     _anchored(
         (b"LS0t",),  # base64 of "---", in every alignment of "-----"
-        re.compile(b"|".join(b"(" + re.escape(form) + b")" for form, _ in PEM_IN_BASE64)),
+        WhenUsed(b"|".join(b"(" + re.escape(form) + b")" for form, _ in PEM_IN_BASE64)),
         partial(base64_blob, leads=tuple(lead for _, lead in PEM_IN_BASE64)),
         # squeezed, each reading from its LS0t on (LS0 alone is in binary data by chance)
         squeezed=tuple(
