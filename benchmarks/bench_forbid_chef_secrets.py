@@ -11,9 +11,9 @@ with pre-commit's fixed seed, cut into at least one partition per CPU (at most
 partitions run concurrently, one per CPU (pre-commit's ``lang_base.run_xargs``,
 ``xargs.partition`` and ``xargs.xargs``). Each tool gets a virtualenv of its own under
 ``--venvs``, created on first use: detect-private-key's import package is also called
-``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours is a bare interpreter
-that runs this checkout's module (the hook needs nothing but the standard library), byte-compiled
-ahead as pip compiles the modules it installs for the others.
+``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours holds this checkout's
+packages in its site-packages (the hook needs nothing but the standard library), byte-compiled as
+pip compiles what it installs for the others.
 
 Run from the repository root: ``python benchmarks/bench_forbid_chef_secrets.py``.
 """
@@ -58,8 +58,6 @@ class Tool:
     name: str
     command: list[str]
     flagged: Callable[[str], set[str]]  # the files a run's stdout reports
-    # Only our hook sees this checkout: detect-private-key's package is also named pre_commit_hooks.
-    pythonpath: str = ""
 
 
 def our_findings(out: str) -> set[str]:
@@ -403,21 +401,32 @@ if __name__ == '__main__':
 
 
 def our_hook(venvs: Path) -> Tool:
-    """Our hook as pre-commit starts it: its console script in a virtualenv (a bare one: the hook
-    needs only the standard library), running this checkout's module. pip byte-compiles what it
-    installs, so the other tools never compile their source when they start (not even where
-    PYTHONDONTWRITEBYTECODE is set): this checkout's modules are compiled ahead too, into their
-    ``__pycache__`` folders, which git ignores."""
+    """Our hook as pre-commit starts it: its console script in a virtualenv whose site-packages
+    hold the kit's packages, as ``pip install`` of the kit puts them there (the hook imports
+    nothing else: no dependency is installed), copied fresh from this checkout for every run and
+    byte-compiled, as pip compiles what it installs for the other tools."""
     venv = venvs / "forbid-chef-secrets"
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    packages = [str(REPO / "pre_commit_hooks"), str(REPO / "chef_multiserver")]
-    subprocess.run([python, "-m", "compileall", "-q", *packages], check=True)
+    site_packages = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    for package in ("pre_commit_hooks", "chef_multiserver"):
+        shutil.rmtree(site_packages / package, ignore_errors=True)
+        shutil.copytree(
+            REPO / package, site_packages / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    subprocess.run([python, "-m", "compileall", "-q", str(site_packages)], check=True)
     script = venv / "bin" / "forbid-chef-secrets"
     script.write_text(CONSOLE_SCRIPT.format(python=python))
     script.chmod(0o755)
-    return Tool("forbid-chef-secrets", [str(script)], our_findings, str(REPO))
+    return Tool("forbid-chef-secrets", [str(script)], our_findings)
 
 
 def pre_commit_jobs() -> int:
@@ -455,7 +464,8 @@ def partitions(command: list[str], files: list[str], jobs: int, limit: int) -> l
 
 
 def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, set[str]]:
-    env = {**os.environ, "PYTHONPATH": tool.pythonpath}
+    # (each tool's packages are in its own virtualenv: detect-private-key's too is pre_commit_hooks)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     jobs = pre_commit_jobs()
     lines = partitions(tool.command, files, jobs, command_line_limit(env))
 

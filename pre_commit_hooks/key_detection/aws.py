@@ -86,16 +86,17 @@ def base64_aws_key_pairs(
 # A secret access key assigned by one of its well-known names, as git-secrets finds it:
 # AWS_SECRET_ACCESS_KEY=... (shell, .env), aws_secret_access_key = ... (INI, YAML),
 # "SecretAccessKey": "..." (JSON, as `aws iam create-access-key` prints it), knife[:aws_secret_
-# access_key] = '...' or secret_access_key: '...' (Ruby).
-_SECRET_NAME = rb"(?:aws_?|AWS_?|Aws)?(?:secret_access_key|SECRET_ACCESS_KEY|SecretAccessKey)"
-AWS_SECRETS_BY_NAME = WhenUsed(
-    _SECRET_NAME + rb"[\"'\]\\]*\s*(?::|=>|=)\s*[\"'\\]*([A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])"
-)
-# A file that names a secret in lower case keeps nothing of the name once squeezed (in upper and
-# camel case it keeps SECRETACCESSKEY or SAK, searched there): the file itself is searched for it,
-# from each "k" (rarer in code than its other letters: sre stops at each to try the rest).
+# access_key] = '...' or secret_access_key: '...' (Ruby), secretAccessKey: '...' (JavaScript).
+# Each pattern opens with the name, which sre finds fast by its literal opening (an optional
+# "aws_" before it had sre try the pattern at every byte: 35 ms per MB).
+_ASSIGNED = rb"[\"'\]\\]*\s*(?::|=>|=)\s*[\"'\\]*([A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])"
+SECRETS_NAMED_IN_CAPITALS = WhenUsed(rb"S(?:ECRET_ACCESS_KEY|ecretAccessKey)" + _ASSIGNED)
+SECRETS_NAMED_IN_LOWER_CASE = WhenUsed(rb"secret(?:_access_key|AccessKey)" + _ASSIGNED)
+# A file that names a secret in lower case keeps nothing of the name once squeezed (in capitals it
+# keeps SECRETACCESSKEY or SAK, searched there): the file itself is searched for it, from each "y"
+# (rarer in code than the name's other letters: sre stops at each to look back for the rest).
 # (scan runs it on text only: a binary file is searched for keys, not for names)
-names_a_secret = re.compile(rb"key(?<=secret_access_key)").search
+names_a_secret = re.compile(rb"y(?<=ccess_key|AccessKey)").search
 
 
 def aws_secrets_by_name(

@@ -9,8 +9,9 @@ from functools import partial
 from pre_commit_hooks.key_detection.aws import (
     AWS_KEY_ID,
     AWS_KEY_IDS,
-    AWS_SECRETS_BY_NAME,
     AWS_SECRETS_IN_BASE64,
+    SECRETS_NAMED_IN_CAPITALS,
+    SECRETS_NAMED_IN_LOWER_CASE,
     aws_key_pairs,
     aws_secrets_by_name,
     base64_aws_key_pairs,
@@ -214,19 +215,25 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored((b"AWS_SECRET_ACCESS_KEY",), AWS_SECRETS_IN_BASE64, base64_aws_key_pairs),
     # squeezed, the name in upper case leaves SECRETACCESSKEY, in camel case SAK; in lower case,
     # nothing: only the file holds it
-    _anchored((b"SECRET_ACCESS_KEY", b"SecretAccessKey"), AWS_SECRETS_BY_NAME, aws_secrets_by_name),
-    _NAMED_IN_LOWER_CASE := Detector((), names_a_secret, AWS_SECRETS_BY_NAME, aws_secrets_by_name),
+    _anchored(
+        (b"SECRET_ACCESS_KEY", b"SecretAccessKey"), SECRETS_NAMED_IN_CAPITALS, aws_secrets_by_name
+    ),
+    _NAMED_IN_LOWER_CASE := Detector(
+        (), names_a_secret, SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name
+    ),
     # a binary file (a NUL in its head) may hold a DER key anywhere
     _DER_IN_BINARY := Detector((), binary, DER_KEY_START, embedded_der),
-    _anchored(
-        (b"LS0t",),  # base64 of "---", in every alignment of "-----"
-        WhenUsed(b"|".join(b"(" + re.escape(form) + b")" for form, _ in PEM_IN_BASE64)),
-        partial(base64_blob, leads=tuple(lead for _, lead in PEM_IN_BASE64)),
-        # squeezed, each reading from its LS0t on (LS0 alone is in binary data by chance)
-        squeezed=tuple(
-            squeezed_form([frozenset((byte,)) for byte in form[form.index(b"LS0t") :]])
-            for form, _ in PEM_IN_BASE64
-        ),
+    # a PEM in base64, a row per alignment: each pattern a literal, which sre finds fast (one
+    # expression for the three tried every branch at every "t" of a file: 32 ms per MB)
+    *(
+        _anchored(
+            (b"LS0t",),  # base64 of "---", in every alignment of "-----"
+            WhenUsed(b"(" + re.escape(form) + b")"),
+            partial(base64_blob, leads=(lead,)),
+            # squeezed, from its LS0t on (LS0 alone is in binary data by chance)
+            squeezed=(squeezed_form([frozenset((byte,)) for byte in form[form.index(b"LS0t") :]]),),
+        )
+        for form, lead in PEM_IN_BASE64
     ),
     # what marks a key or credentials file inside base64 text (a Kubernetes Secret's value)
     *(
