@@ -56,7 +56,8 @@ def zip_of_der_openings(size: int) -> bytes:
 ANCHORS = (
     b"s3.secret_access_key = ENV.fetch('X')\n"  # a secret's name (lower case), no secret
     b"config.SecretAccessKey = nil\n"  # (camel case)
-    b"# LS0t 0x30 \\x30 \"kty\": \"RSA\" <RSAKeyValue> AKIA PuTTY-User-Key-File-\n"
+    b"# LS0t 0x30 \\x30 AKIA PuTTY-User-Key-File-\n"
+    b'{"kty": "RSA", "e": "AQAB", "crv": "P-256"} <RSAKeyValue><E>AQAB</E>\n'
 )
 # Ordinary source text, full of the letters and digits those rows' patterns open with.
 PROSE = b"  test 'it sets 0x0f at start' do; assert_equal 30, state.size; end # stat\n"

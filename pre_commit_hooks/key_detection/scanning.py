@@ -35,7 +35,8 @@ from pre_commit_hooks.key_detection.encoded import (
 )
 from pre_commit_hooks.key_detection.expressions import alternation, search_for, squeezed_form
 from pre_commit_hooks.key_detection.key_numbers import (
-    KEY_NUMBERS,
+    JSON_WEB_KEYS,
+    RSA_KEY_VALUES,
     key_numbers,
 )
 from pre_commit_hooks.key_detection.pem import PUTTY, pem_block, putty_key
@@ -248,8 +249,11 @@ DETECTORS: tuple[Detector, ...] = (
     # An RSA key's numbers hold its public exponent, AQAB (65537, base64), as a JSON string (its
     # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
     # either); an EC key names its curve.
-    _anchored((b'"AQAB', b">AQAB<"), KEY_NUMBERS, key_numbers, rb'AQAB(?<=[">]AQAB)'),
-    _anchored((b'"P-256', b'"P-384', b'"P-521'), KEY_NUMBERS, key_numbers, rb'"P-(?:256|384|521)'),
+    _anchored((b'"AQAB',), JSON_WEB_KEYS, key_numbers, rb'AQAB(?<="AQAB)'),
+    _anchored((b">AQAB<",), RSA_KEY_VALUES, key_numbers),
+    _anchored(
+        (b'"P-256', b'"P-384', b'"P-521'), JSON_WEB_KEYS, key_numbers, rb'"P-(?:256|384|521)'
+    ),
 )
 
 
