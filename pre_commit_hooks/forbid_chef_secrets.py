@@ -237,6 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Every argument is a file name: pre-commit and the buildspec's xargs pass file names only, and
     # a committed file named --help or -x must be scanned, not read as an option that ends the run.
     filenames = sys.argv[1:] if argv is None else argv
+    if argv is None:
+        # Started as a command: the detectors' tables, built at import, live as long as the
+        # process, so the cyclic collector need not walk them again, at each collection during the
+        # scan and at exit (5 ms of a 60 ms run over a thousand files).
+        import gc
+
+        gc.freeze()
     retval = 0
     for path in filenames:
         try:
