@@ -38,12 +38,21 @@ def base64_blob(
     lead = leads[match.lastindex - 1] if leads and match.lastindex else 0
     # (a run of none or more always matches; what it decodes is bounded by the budget)
     end = re.compile(BASE64_TEXT).match(data, start).end()  # type: ignore[union-attr]
+    text = data[start:end]
+    if data[end : end + 1] in _URL_SAFE_ONLY and not lead:
+        # base64url (RFC 4648, section 5: "-" and "_" for "+" and "/"), as JOSE libraries write
+        # a DER key: the run goes on through them
+        end = re.compile(_BASE64URL_TEXT).match(data, start).end()  # type: ignore[union-attr]
+        text = data[start:end].translate(_FROM_URL_SAFE)
     before = base64_characters(data[max(0, start - 4 * lead) : start])[-lead:] if lead else b""
-    characters = before + base64_characters(data[start:end])
+    characters = before + base64_characters(text)
     content = decoded(characters[: budget.take(len(characters))].decode("ascii"))
     return nested(content, depth, budget, start, "base64-encoded"), end
 
 
+_URL_SAFE_ONLY = (b"-", b"_")
+_BASE64URL_TEXT = rb"[A-Za-z0-9_\-\s\\]*"
+_FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 PEM_IN_BASE64 = base64_forms(b"-----BEGIN")
 # Base64 text of a key store or of compressed data (helm and Kubernetes binaryData) opens so:
 # a JKS key store (its magic, version 1 or 2); gzip data (its magic, deflate, flags).
@@ -64,10 +73,20 @@ def base64_opening(heads: tuple[Head, ...]) -> Detector:
     ):
         fixed += 1
     first = re.escape(bytes(min(options) for options in characters[0][:fixed]))
-    rest = b"|".join(b"".join(map(one_of, head[fixed:])) for head in characters)
-    pattern = WhenUsed(first + rb"(?<![A-Za-z0-9+/]" + first + rb")(?:" + rest + b")")
+    # (where base64 may hold "+" or "/", base64url holds "-" or "_")
+    rest = b"|".join(
+        b"".join(one_of(_url_safe_too(options)) for options in head[fixed:]) for head in characters
+    )
+    pattern = WhenUsed(first + rb"(?<![A-Za-z0-9+/_\-]" + first + rb")(?:" + rest + b")")
     squeezed = tuple(map(squeezed_form, characters))
     return Detector(squeezed, pattern.search, pattern, base64_blob)
+
+
+_URL_SAFE = dict(zip(b"+/", b"-_", strict=True))
+
+
+def _url_safe_too(options: frozenset[int]) -> frozenset[int]:
+    return options | {_URL_SAFE[option] for option in options if option in _URL_SAFE}
 
 
 def hex_opening(heads: tuple[Head, ...]) -> Detector:

@@ -37,7 +37,9 @@ from pre_commit_hooks.key_detection.expressions import alternation, search_for, 
 from pre_commit_hooks.key_detection.key_numbers import (
     JSON_WEB_KEYS,
     RSA_KEY_VALUES,
+    WIREGUARD_KEYS,
     key_numbers,
+    wireguard_key,
 )
 from pre_commit_hooks.key_detection.pem import PUTTY, pem_block, putty_key
 from pre_commit_hooks.key_detection.rows import (
@@ -250,6 +252,8 @@ DETECTORS: tuple[Detector, ...] = (
     # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
     # either); an EC key names its curve.
     _anchored((b'"AQAB',), JSON_WEB_KEYS, key_numbers, rb'AQAB(?<="AQAB)'),
+    # squeezed, PrivateKey is PK: a form of the P group, which costs no pass of its own
+    _anchored((b"PrivateKey",), WIREGUARD_KEYS, wireguard_key),
     _anchored((b">AQAB<",), RSA_KEY_VALUES, key_numbers),
     _anchored(
         (b'"P-256', b'"P-384', b'"P-521'), JSON_WEB_KEYS, key_numbers, rb'"P-(?:256|384|521)'
