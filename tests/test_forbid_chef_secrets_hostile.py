@@ -436,3 +436,22 @@ def test_a_der_key_in_base64url_is_found(tmp_path: Path, kind: str) -> None:
     code, out = hook(tmp_path, ["key.json"])
     assert code == 1, out
     assert out.startswith("key.json:3: private key (PKCS#8), base64-encoded"), out
+
+
+@pytest.mark.parametrize(
+    "kind", ["OKP-Ed25519", "OKP-Ed448", "OKP-X25519", "OKP-X448", "EC-secp256k1"]
+)
+def test_okp_and_secp256k1_json_web_keys_are_found_and_public_ones_pass(
+    tmp_path: Path, kind: str
+) -> None:
+    """RFC 8037 (OKP: "d" is the private key, base64url) and RFC 8812 (secp256k1) keys, as a JWK
+    set: none holds the AQAB or P-256 the RSA and EC rows go by."""
+    for private in (True, False):
+        jwks = {"keys": [keymaterial.json_web_key(kind, private=private)]}
+        (tmp_path / "jwks.json").write_text(json.dumps(jwks, indent=2))
+        code, out = hook(tmp_path, ["jwks.json"])
+        if private:
+            assert code == 1, out
+            assert out.startswith("jwks.json:4: private JSON Web Key (JWK)"), out
+        else:
+            assert (code, out) == (0, ""), out

@@ -92,11 +92,6 @@ def base64_aws_key_pairs(
 _ASSIGNED = rb"[\"'\]\\]*\s*(?::|=>|=)\s*[\"'\\]*([A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])"
 SECRETS_NAMED_IN_CAPITALS = WhenUsed(rb"S(?:ECRET_ACCESS_KEY|ecretAccessKey)" + _ASSIGNED)
 SECRETS_NAMED_IN_LOWER_CASE = WhenUsed(rb"secret(?:_access_key|AccessKey)" + _ASSIGNED)
-# A file that names a secret in lower case keeps nothing of the name once squeezed (in capitals it
-# keeps SECRETACCESSKEY or SAK, searched there): the file itself is searched for it, from each "y"
-# (rarer in code than the name's other letters: sre stops at each to look back for the rest).
-# (scan runs it on text only: a binary file is searched for keys, not for names)
-names_a_secret = re.compile(rb"y(?<=ccess_key|AccessKey)").search
 
 
 def aws_secrets_by_name(

@@ -15,7 +15,6 @@ from pre_commit_hooks.key_detection.aws import (
     aws_key_pairs,
     aws_secrets_by_name,
     base64_aws_key_pairs,
-    names_a_secret,
 )
 from pre_commit_hooks.key_detection.blobs import (
     BLOB_FIRST_BYTES,
@@ -80,9 +79,11 @@ def scan(
             for row in _present_rows(in_group, tests, squeezed, ends, data, first.start()):
                 searches.append(_hits(row, DETECTORS[row].pattern, data, start, stop))
     # the rows with no squeezed form: one for text, one for binary files
-    row = _FOR_BINARY if binary(data) else _FOR_TEXT
-    if DETECTORS[row].present(data):
-        searches.append(_hits(row, DETECTORS[row].pattern, data, start, stop))
+    # the rows with no squeezed form: those for text (one search tells whether any may match),
+    # or the one for binary files
+    rows = _FOR_BINARY if binary(data) else _FOR_TEXT
+    if DETECTORS[rows[0]].present(data):
+        searches += [_hits(row, DETECTORS[row].pattern, data, start, stop) for row in rows]
     # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
     blob = whole and (data[:1] in BLOB_FIRST_BYTES or data.find(b"\x00", 0, 1024) >= 0)
     if not searches and not blob:
@@ -195,6 +196,13 @@ def _anchored(
     return Detector(squeezed, present, pattern, handle)
 
 
+# What a text file is searched for by itself, as its squeezed bytes keep nothing of it: a
+# secret's name in lower case (in capitals it leaves SECRETACCESSKEY or SAK, searched there), a
+# JSON Web Key's "kty". One search, from each "y" (rarer in code than their other letters: sre
+# stops at each to look back for the rest). (Text only: a binary file is searched for keys.)
+_IN_TEXT_ALONE = re.compile(rb'y(?:(?<=ccess_key|AccessKey)|(?<="kty))').search
+
+
 # Squeezed, a private key's PEM header is BEGIN, maybe "20" (a URL-encoded space), then the words
 # of its label up to PRIVATE, each with its "20": the file must hold that, not PRIVATE alone (a
 # binary file's squeezed bytes hold PRIVATE by chance, and its scan for headers then cost more
@@ -222,8 +230,11 @@ DETECTORS: tuple[Detector, ...] = (
         (b"SECRET_ACCESS_KEY", b"SecretAccessKey"), SECRETS_NAMED_IN_CAPITALS, aws_secrets_by_name
     ),
     _NAMED_IN_LOWER_CASE := Detector(
-        (), names_a_secret, SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name
+        (), _IN_TEXT_ALONE, SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name
     ),
+    # any JSON Web Key: an OKP (Ed25519, X25519) or secp256k1 key squeezes to nothing the rows
+    # for RSA and EC keys look for
+    _JSON_WEB_KEY := Detector((), _IN_TEXT_ALONE, JSON_WEB_KEYS, key_numbers),
     # a binary file (a NUL in its head) may hold a DER key anywhere
     _DER_IN_BINARY := Detector((), binary, DER_KEY_START, embedded_der),
     # a PEM in base64, a row per alignment: each pattern a literal, which sre finds fast (one
@@ -294,5 +305,5 @@ def _row_search(detectors: tuple[Detector, ...], rows: list[int], row: int) -> S
 
 _GROUPS = _grouped(DETECTORS)
 # the rows with no squeezed form, the one scan runs on text and the one it runs on a binary file
-_FOR_TEXT = DETECTORS.index(_NAMED_IN_LOWER_CASE)
-_FOR_BINARY = DETECTORS.index(_DER_IN_BINARY)
+_FOR_TEXT = (DETECTORS.index(_NAMED_IN_LOWER_CASE), DETECTORS.index(_JSON_WEB_KEY))
+_FOR_BINARY = (DETECTORS.index(_DER_IN_BINARY),)
