@@ -455,3 +455,23 @@ def test_okp_and_secp256k1_json_web_keys_are_found_and_public_ones_pass(
             assert out.startswith("jwks.json:4: private JSON Web Key (JWK)"), out
         else:
             assert (code, out) == (0, ""), out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["bzip2", "-9"], ["bzip2", "-1"], ["xz"], ["xz", "--check=crc32"], ["xz", "--check=none"]],
+)
+def test_a_key_compressed_then_base64_encoded_is_found(tmp_path: Path, command: list[str]) -> None:
+    """A key compressed by the real bzip2(1) or xz(1) (xz's default check is CRC64), then kept
+    in base64 as a Kubernetes Secret's value."""
+    compressed = subprocess.run(
+        [keymaterial.require(command[0]), *command[1:], "-c"],
+        input=key(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    (tmp_path / "secret.yaml").write_bytes(k8s_secret("backup", compressed))
+    code, out = hook(tmp_path, ["secret.yaml"])
+    assert code == 1, out
+    assert out.startswith("secret.yaml:7: RSA private key"), out
+    assert "compressed, base64-encoded" in out.splitlines()[0], out

@@ -34,7 +34,7 @@ COMPRESSIONS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"
 _ZIP_MAGIC = b"PK\x03\x04"
 PACKED_MAGIC = (*(magic for magic, _ in COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
 # what follows "BZh" and the block size: a block's magic, or the end of an empty stream
-_BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
+BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
 BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (else told by its NULs)
 # what a blob whole_blob opens may start with (else it needs a NUL near its start)
 BLOB_FIRST_BYTES = bytes(
@@ -62,7 +62,7 @@ def whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], 
         ), len(data)
     if not data.startswith(PACKED_MAGIC) and data[257:262] != b"ustar":
         return [], 0
-    if data.startswith(b"BZh") and data[4:10] not in _BZIP2_BLOCKS:
+    if data.startswith(b"BZh") and data[4:10] not in BZIP2_BLOCKS:
         return [], 0  # text that opens with "BZh"
     findings: list[Finding] = []
     try:

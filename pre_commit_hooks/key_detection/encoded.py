@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from pre_commit_hooks.key_detection.blobs import COMPRESSIONS
+from pre_commit_hooks.key_detection.blobs import BZIP2_BLOCKS, COMPRESSIONS
 from pre_commit_hooks.key_detection.der import KEYSTORE_MAGIC
 from pre_commit_hooks.key_detection.expressions import (
     Head,
@@ -19,6 +19,7 @@ from pre_commit_hooks.key_detection.rows import (
     Budget,
     Detector,
     Finding,
+    Form,
     WhenUsed,
     in_text,
     nested,
@@ -58,9 +59,25 @@ PEM_IN_BASE64 = base64_forms(b"-----BEGIN")
 # a JKS key store (its magic, version 1 or 2); gzip data (its magic, deflate, flags).
 JKS_HEAD: Head = (*((byte,) for byte in KEYSTORE_MAGIC[0]), (0,), (0,), (0,), (1, 2))
 GZIP_HEAD: Head = (*((byte,) for byte in COMPRESSIONS[0][0]), (8,), range(0x20))
+# bzip2 data: its magic, a block size, a block's magic; xz data: its magic, then stream flags naming
+# a check xz(1) offers, followed by their CRC32: none, CRC32, CRC64 (xz's default). (SHA-256's
+# squeezes to too little to search for in one pass with the others.)
+BZIP2_HEAD: Head = (
+    *((byte,) for byte in COMPRESSIONS[1][0]),
+    range(ord("1"), ord("9") + 1),
+    *((byte,) for byte in BZIP2_BLOCKS[0]),
+)
+XZ_HEADS: tuple[Head, ...] = tuple(
+    (*((byte,) for byte in COMPRESSIONS[2][0]), (0,), (check,), *((byte,) for byte in crc32))
+    for check, crc32 in (
+        (0x00, b"\xff\x12\xd9\x41"),
+        (0x01, b"\x69\x22\xde\x36"),
+        (0x04, b"\xe6\xd6\xb4\x46"),
+    )
+)
 
 
-def base64_opening(heads: tuple[Head, ...]) -> Detector:
+def base64_opening(heads: tuple[Head, ...], groups: bytes = b"") -> Detector:
     """The row for base64 text that opens with one of ``heads`` (byte sets whose base64 has one
     first character; in the middle of base64 text they are only noise): decoded and scanned. The
     look back follows the characters every head opens with, so sre still finds candidates by
@@ -78,8 +95,18 @@ def base64_opening(heads: tuple[Head, ...]) -> Detector:
         b"".join(one_of(_url_safe_too(options)) for options in head[fixed:]) for head in characters
     )
     pattern = WhenUsed(first + rb"(?<![A-Za-z0-9+/_\-]" + first + rb")(?:" + rest + b")")
-    squeezed = tuple(map(squeezed_form, characters))
+    squeezed = tuple(_from_one_of(squeezed_form(head), groups) for head in characters)
     return Detector(squeezed, pattern.search, pattern, base64_blob)
+
+
+def _from_one_of(form: Form, groups: bytes, least: int = 5) -> Form:
+    """``form`` from its first piece that opens one of ``groups``, where at least ``least`` pieces
+    are left from there: a row whose form opens a group already searched costs no pass of its own
+    (what the form leaves out, the pattern checks)."""
+    for index, piece in enumerate(form[: len(form) - least + 1]):
+        if len(piece) == 1 and piece in groups:
+            return form[index:]
+    return form
 
 
 _URL_SAFE = dict(zip(b"+/", b"-_", strict=True))

@@ -24,9 +24,11 @@ from pre_commit_hooks.key_detection.blobs import (
 )
 from pre_commit_hooks.key_detection.der import DER_KEY_HEADS
 from pre_commit_hooks.key_detection.encoded import (
+    BZIP2_HEAD,
     GZIP_HEAD,
     JKS_HEAD,
     PEM_IN_BASE64,
+    XZ_HEADS,
     base64_blob,
     base64_opening,
     hex_opening,
@@ -258,6 +260,9 @@ DETECTORS: tuple[Detector, ...] = (
     base64_opening(DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
     base64_opening((JKS_HEAD,)),
     base64_opening((GZIP_HEAD,)),
+    # (squeezed, from the B of a block's magic and the A of the flags: no pass of their own)
+    base64_opening((BZIP2_HEAD,), groups=b"B"),
+    base64_opening(XZ_HEADS, groups=b"A"),
     hex_opening(DER_KEY_HEADS),
     # An RSA key's numbers hold its public exponent, AQAB (65537, base64), as a JSON string (its
     # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
@@ -284,8 +289,11 @@ def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
     alone in its group needs no search of its own."""
     groups: dict[bytes, list[int]] = {}
     for row, detector in enumerate(detectors):
-        if detector.squeezed:
-            groups.setdefault(detector.squeezed[0][0][:1], []).append(row)
+        openings = {form[0][:1] for form in detector.squeezed}
+        if len(openings) > 1:  # (the group's search would no longer open with one byte)
+            raise ValueError(f"row {row}: its squeezed forms open with {sorted(openings)}")
+        if openings:
+            groups.setdefault(openings.pop(), []).append(row)
     return tuple(
         (
             re.compile(
