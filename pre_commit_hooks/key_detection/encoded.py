@@ -21,7 +21,6 @@ from pre_commit_hooks.key_detection.rows import (
     Finding,
     Form,
     WhenUsed,
-    in_text,
     nested,
 )
 from pre_commit_hooks.key_detection.text import BASE64_TEXT, base64_characters, decoded
@@ -77,7 +76,9 @@ XZ_HEADS: tuple[Head, ...] = tuple(
 )
 
 
-def base64_opening(heads: tuple[Head, ...], groups: bytes = b"") -> Detector:
+def base64_opening(
+    heads: tuple[Head, ...], groups: bytes = b"", *, text_only: bool = False
+) -> Detector:
     """The row for base64 text that opens with one of ``heads`` (byte sets whose base64 has one
     first character; in the middle of base64 text they are only noise): decoded and scanned. The
     look back follows the characters every head opens with, so sre still finds candidates by
@@ -96,7 +97,7 @@ def base64_opening(heads: tuple[Head, ...], groups: bytes = b"") -> Detector:
     )
     pattern = WhenUsed(first + rb"(?<![A-Za-z0-9+/_\-]" + first + rb")(?:" + rest + b")")
     squeezed = tuple(_from_one_of(squeezed_form(head), groups) for head in characters)
-    return Detector(squeezed, pattern.search, pattern, base64_blob)
+    return Detector(squeezed, pattern.search, pattern, base64_blob, text_only=text_only)
 
 
 def _from_one_of(form: Form, groups: bytes, least: int = 5) -> Form:
@@ -195,10 +196,11 @@ def marked_base64(marker: bytes, groups: bytes) -> tuple[Detector, ...]:
     return tuple(
         Detector(
             (pieces,),
-            # (a text's base64; in a binary file, short readings are there by chance)
-            in_text(pattern.search),
+            pattern.search,
             pattern,
             partial(_base64_run, leads=(lead,)),
+            # (a text's base64; in a binary file, short readings are there by chance)
+            text_only=True,
         )
         for (form, lead), pieces in zip(forms, squeezed, strict=True)
         for pattern in [WhenUsed(b"(" + re.escape(form) + b")")]

@@ -73,17 +73,18 @@ def scan(
     # What a row looks for is in the squeezed bytes too, squeezed the same way (the bytes deleted
     # from inside it are deleted around it): a row whose squeezed search fails finds nothing.
     squeezed, ends = _squeezed(data)
+    is_binary = binary(data)
     # (loops, not comprehensions: most files are small, and a comprehension costs them a frame)
     searches = []
-    for in_group, tests in _GROUPS:
-        first = in_group(squeezed)
+    for in_group, for_text, for_binary in _GROUPS:
+        tests = for_binary if is_binary else for_text
+        first = tests and in_group(squeezed)
         if first:  # (no row of the group matches before the group's first match)
             for row in _present_rows(in_group, tests, squeezed, ends, data, first.start()):
                 searches.append(_hits(row, DETECTORS[row].pattern, data, start, stop))
-    # the rows with no squeezed form: one for text, one for binary files
     # the rows with no squeezed form: those for text (one search tells whether any may match),
     # or the one for binary files
-    rows = _FOR_BINARY if binary(data) else _FOR_TEXT
+    rows = _FOR_BINARY if is_binary else _FOR_TEXT
     if DETECTORS[rows[0]].present(data):
         searches += [_hits(row, DETECTORS[row].pattern, data, start, stop) for row in rows]
     # (most files open with none of the blobs' first bytes, and no NUL: UTF-16, tar header)
@@ -143,7 +144,7 @@ def _squeezed(data: bytes) -> tuple[bytes, list[int] | None]:
 
 def _present_rows(
     in_group: Squeezed,
-    tests: tuple[tuple[int, Squeezed, Test], ...],
+    tests: Tests,
     squeezed: bytes,
     ends: list[int] | None,
     data: bytes,
@@ -187,6 +188,8 @@ def _anchored(
     handle: Handler,
     test: bytes = b"",
     squeezed: tuple[Form, ...] = (),
+    *,
+    text_only: bool = False,
 ) -> Detector:
     """A row whose tests are searches for its anchors, one of which is in any file it reports:
     ``test``, an expression for them that sre searches faster (by a literal it opens with, or a
@@ -195,7 +198,7 @@ def _anchored(
         squeezed_form([frozenset((byte,)) for byte in anchor]) for anchor in anchors
     )
     present = WhenUsed(test).search if test else search_for(anchors)
-    return Detector(squeezed, present, pattern, handle)
+    return Detector(squeezed, present, pattern, handle, text_only=text_only)
 
 
 # What a text file is searched for by itself, as its squeezed bytes keep nothing of it: a
@@ -258,18 +261,21 @@ DETECTORS: tuple[Detector, ...] = (
         for row in marked_base64(marker, b"ABLMP")
     ),
     base64_opening(DER_KEY_HEADS),  # every DER head opens with "M", base64 of a SEQUENCE
-    base64_opening((JKS_HEAD,)),
-    base64_opening((GZIP_HEAD,)),
-    # (squeezed, from the B of a block's magic and the A of the flags: no pass of their own)
-    base64_opening((BZIP2_HEAD,), groups=b"B"),
-    base64_opening(XZ_HEADS, groups=b"A"),
+    # A key store or compressed data in base64 is text (a Kubernetes Secret's or ConfigMap's
+    # binaryData); in a binary file their short forms are there by chance (x86-64 code is full of
+    # 0x48, an H: gzip's H4sI). The squeezed forms of bzip2's and xz's start at the B of a block's
+    # magic and the A of the stream flags: no pass of their own.
+    base64_opening((JKS_HEAD,), text_only=True),
+    base64_opening((GZIP_HEAD,), text_only=True),
+    base64_opening((BZIP2_HEAD,), groups=b"B", text_only=True),
+    base64_opening(XZ_HEADS, groups=b"A", text_only=True),
     hex_opening(DER_KEY_HEADS),
     # An RSA key's numbers hold its public exponent, AQAB (65537, base64), as a JSON string (its
     # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
     # either); an EC key names its curve.
     _anchored((b'"AQAB',), JSON_WEB_KEYS, key_numbers, rb'AQAB(?<="AQAB)'),
     # squeezed, PrivateKey is PK: a form of the P group, which costs no pass of its own
-    _anchored((b"PrivateKey",), WIREGUARD_KEYS, wireguard_key),
+    _anchored((b"PrivateKey",), WIREGUARD_KEYS, wireguard_key, text_only=True),
     _anchored((b">AQAB<",), RSA_KEY_VALUES, key_numbers),
     _anchored(
         (b'"P-256', b'"P-384', b'"P-521'), JSON_WEB_KEYS, key_numbers, rb'"P-(?:256|384|521)'
@@ -279,7 +285,8 @@ DETECTORS: tuple[Detector, ...] = (
 
 Test = Callable[..., object]  # (data[, start, end]) -> truthy where the row's pattern may match
 Squeezed = Callable[..., "re.Match[bytes] | None"]  # a search of the squeezed bytes[, start, end]
-Group = tuple[Squeezed, tuple[tuple[int, Squeezed, Test], ...]]
+Tests = tuple[tuple[int, Squeezed, Test], ...]  # (row, its squeezed search, its test)
+Group = tuple[Squeezed, Tests, Tests]  # the group's search, its rows for text, for binary files
 
 
 def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
@@ -299,9 +306,13 @@ def _grouped(detectors: tuple[Detector, ...]) -> tuple[Group, ...]:
             re.compile(
                 alternation(form for row in rows for form in detectors[row].squeezed)
             ).search,
-            tuple((row, _row_search(detectors, rows, row), detectors[row].present) for row in rows),
+            tests,
+            tuple(test for test in tests if not detectors[test[0]].text_only),
         )
         for rows in groups.values()
+        for tests in [
+            tuple((row, _row_search(detectors, rows, row), detectors[row].present) for row in rows)
+        ]
     )
 
 
