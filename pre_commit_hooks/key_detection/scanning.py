@@ -202,10 +202,10 @@ def _anchored(
 
 
 # What a text file is searched for by itself, as its squeezed bytes keep nothing of it: a
-# secret's name in lower case (in capitals it leaves SECRETACCESSKEY or SAK, searched there), a
-# JSON Web Key's "kty". One search, from each "y" (rarer in code than their other letters: sre
-# stops at each to look back for the rest). (Text only: a binary file is searched for keys.)
-_IN_TEXT_ALONE = re.compile(rb'y(?:(?<=ccess_key|AccessKey)|(?<="kty))').search
+# secret's name in lower case (in capitals it leaves SECRETACCESSKEY, SAK or AK, searched there), a
+# JSON Web Key's "kty". One search, from each "k" (rarer in code than their other letters: sre
+# stops at each to try the rest). (Text only: a binary file is searched for keys.)
+_IN_TEXT_ALONE = re.compile(rb'k(?:ey(?<=secret_access_key)|ty(?<="kty))').search
 
 
 # Squeezed, a private key's PEM header is BEGIN, maybe "20" (a URL-encoded space), then the words
@@ -234,6 +234,8 @@ DETECTORS: tuple[Detector, ...] = (
     _anchored(
         (b"SECRET_ACCESS_KEY", b"SecretAccessKey"), SECRETS_NAMED_IN_CAPITALS, aws_secrets_by_name
     ),
+    # (JavaScript's secretAccessKey squeezes to AK: a form of the A group, no pass of its own)
+    _anchored((b"secretAccessKey",), SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name),
     _NAMED_IN_LOWER_CASE := Detector(
         (), _IN_TEXT_ALONE, SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name
     ),
