@@ -29,6 +29,7 @@ import math
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -463,7 +464,8 @@ def partitions(command: list[str], files: list[str], jobs: int, limit: int) -> l
     return [*result, [*command, *current]]
 
 
-def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, set[str]]:
+def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, float, set[str]]:
+    """Wall seconds, CPU seconds of the partitions' processes, and the files they reported."""
     # (each tool's packages are in its own virtualenv: detect-private-key's too is pre_commit_hooks)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     jobs = pre_commit_jobs()
@@ -474,11 +476,18 @@ def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, set[str]]
             line, cwd=cwd, env=env, capture_output=True, text=True, check=False
         ).stdout
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     with ThreadPoolExecutor(min(len(lines), jobs)) as pool:
         outputs = list(pool.map(run, lines))
     elapsed = time.perf_counter() - started
-    return elapsed, set().union(*(tool.flagged(out) for out in outputs))
+    return elapsed, children_cpu() - cpu, set().union(*(tool.flagged(out) for out in outputs))
+
+
+def children_cpu() -> float:
+    """User and system seconds of the finished child processes (a busy machine stretches wall
+    times; the CPU seconds still compare the work each tool does)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass(frozen=True)
@@ -487,11 +496,12 @@ class Result:
     files: int
     runs: int
     median: float
+    cpu: float  # median CPU seconds
     found: int  # planted keys reported
     planted: int
     false_positives: int  # clean files reported
 
-    def row(self, ours: float) -> str:
+    def row(self, ours: Result) -> str:
         recall = (
             f"{self.found}/{self.planted} {100 * self.found / self.planted:.0f}%"
             if self.planted
@@ -500,7 +510,8 @@ class Result:
         false = f"{self.false_positives}/{self.files - self.planted}"
         return (
             f"{self.tool:<20} {self.files:>5} {self.runs:>4} {self.median:>9.2f} "
-            f"{self.median / ours:>6.2f} {recall:>10} {false:>16}"
+            f"{self.median / ours.median:>6.2f} {self.cpu:>6.2f} {self.cpu / ours.cpu:>6.2f} "
+            f"{recall:>10} {false:>16}"
         )
 
 
@@ -510,12 +521,14 @@ def measure(
     """Each tool's result over ``files``, its runs taking turns with the others' (ours, theirs,
     ours, ...), so that what else the machine does weighs on both alike."""
     times: list[list[float]] = [[] for _ in tools]
+    cpu_times: list[list[float]] = [[] for _ in tools]
     flagged: list[set[str]] = [set() for _ in tools]
     for turn in range(max(runs for _, runs in tools)):
         for index, (tool, runs) in enumerate(tools):
             if turn < runs:
-                elapsed, flagged[index] = timed_run(tool, files, cwd)
+                elapsed, cpu, flagged[index] = timed_run(tool, files, cwd)
                 times[index].append(elapsed)
+                cpu_times[index].append(cpu)
     planted_here = planted & set(files)
     return [
         Result(
@@ -523,11 +536,14 @@ def measure(
             len(files),
             runs,
             statistics.median(tool_times),
+            statistics.median(tool_cpu),
             len(tool_flagged & planted_here),
             len(planted_here),
             len(tool_flagged - planted),
         )
-        for (tool, runs), tool_times, tool_flagged in zip(tools, times, flagged, strict=True)
+        for (tool, runs), tool_times, tool_cpu, tool_flagged in zip(
+            tools, times, cpu_times, flagged, strict=True
+        )
     ]
 
 
@@ -595,12 +611,15 @@ def main() -> int:
             for names in [subset if on_subset else files]
         ]
     results += [real_tree(tree, ours, others[0][0], args.runs) for tree in args.tree]
-    header = f"{'tool':<20} {'files':>5} {'runs':>4} {'median s':>9} {'ratio':>6} {'recall':>10} "
+    header = (
+        f"{'tool':<20} {'files':>5} {'runs':>4} {'median s':>9} {'ratio':>6} {'cpu s':>6} "
+        f"{'ratio':>6} {'recall':>10} "
+    )
     print(header + f"{'false positives':>16}")
     print("-" * (len(header) + 16))
     for ours_result, other in results:
-        print(ours_result.row(ours_result.median))
-        print(other.row(ours_result.median))
+        print(ours_result.row(ours_result))
+        print(other.row(ours_result))
     print(
         f"detect-secrets-hook (no baseline, all plugins on) ran {args.detect_secrets_runs} times "
         f"on a {len(subset)}-file subset\nholding every planted key, as it is slow on large "
