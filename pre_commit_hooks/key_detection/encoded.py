@@ -117,7 +117,7 @@ def _url_safe_too(options: frozenset[int]) -> frozenset[int]:
     return options | {_URL_SAFE[option] for option in options if option in _URL_SAFE}
 
 
-def hex_opening(heads: tuple[Head, ...]) -> Detector:
+def hex_opening(heads: tuple[Head, ...], *, text_only: bool = False) -> Detector:
     """The row for hex text that opens with one of ``heads``: ``xxd -p`` output, a C, Go or Rust
     array (``0x30, 0x82``), escaped bytes (``\\x30\\x82``), a PostgreSQL bytea; decoded and
     scanned. Each byte is two digits of either case, with a ``0x`` or ``\\x`` before it or not:
@@ -142,7 +142,7 @@ def hex_opening(heads: tuple[Head, ...]) -> Detector:
         for prefix in (b"", rb"\\x", b"0x")
     )
     pattern = WhenUsed(digits + b"(?:" + opens_a_word + b")" + _HEX_GAP + rb"[0-9a-fA-F]{2}")
-    return Detector(squeezed, pattern.search, pattern, _hex_blob)
+    return Detector(squeezed, pattern.search, pattern, _hex_blob, text_only=text_only)
 
 
 _HEX_GAP = rb"[\s,]*(?:\\x|0x)?"  # what may come between the digits of two bytes

@@ -221,21 +221,33 @@ PRIVATE_LABEL: Form = (
 
 
 # A row's test, pattern and handler run only where its squeezed forms are in the squeezed bytes
-# (see _grouped) and its test passed.
+# (see _grouped) and its test passed. A binary file is searched for keys as a program or a database
+# may hold them: PEM, DER and its base64, AWS key pairs; the text formats (names, JSON, XML, key
+# files, hex, base64 of archives) are text_only: a binary file holds their short squeezed forms by
+# the hundred, each costing a test of its block.
 DETECTORS: tuple[Detector, ...] = (
     # every private key label has PRIVATE (also URL-encoded); the header pattern then finds all
     # blocks, certificates too, whose bodies it consumes
     _anchored((b"PRIVATE",), PEM_HEADER, pem_block, squeezed=(PRIVATE_LABEL,)),
-    _anchored((b"PuTTY-User-Key-File-",), PUTTY, putty_key),
+    _anchored((b"PuTTY-User-Key-File-",), PUTTY, putty_key, text_only=True),
     _anchored((b"AKIA", b"ASIA"), AWS_KEY_IDS, aws_key_pairs, AWS_KEY_ID),
-    _anchored((b"AWS_SECRET_ACCESS_KEY",), AWS_SECRETS_IN_BASE64, base64_aws_key_pairs),
+    _anchored(
+        (b"AWS_SECRET_ACCESS_KEY",), AWS_SECRETS_IN_BASE64, base64_aws_key_pairs, text_only=True
+    ),
     # squeezed, the name in upper case leaves SECRETACCESSKEY, in camel case SAK; in lower case,
     # nothing: only the file holds it
+    # (names are text: a binary file is searched for keys, not for names, whose short squeezed
+    # forms it holds by chance)
     _anchored(
-        (b"SECRET_ACCESS_KEY", b"SecretAccessKey"), SECRETS_NAMED_IN_CAPITALS, aws_secrets_by_name
+        (b"SECRET_ACCESS_KEY", b"SecretAccessKey"),
+        SECRETS_NAMED_IN_CAPITALS,
+        aws_secrets_by_name,
+        text_only=True,
     ),
     # (JavaScript's secretAccessKey squeezes to AK: a form of the A group, no pass of its own)
-    _anchored((b"secretAccessKey",), SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name),
+    _anchored(
+        (b"secretAccessKey",), SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name, text_only=True
+    ),
     _NAMED_IN_LOWER_CASE := Detector(
         (), _IN_TEXT_ALONE, SECRETS_NAMED_IN_LOWER_CASE, aws_secrets_by_name
     ),
@@ -271,16 +283,20 @@ DETECTORS: tuple[Detector, ...] = (
     base64_opening((GZIP_HEAD,), text_only=True),
     base64_opening((BZIP2_HEAD,), groups=b"B", text_only=True),
     base64_opening(XZ_HEADS, groups=b"A", text_only=True),
-    hex_opening(DER_KEY_HEADS),
+    hex_opening(DER_KEY_HEADS, text_only=True),
     # An RSA key's numbers hold its public exponent, AQAB (65537, base64), as a JSON string (its
     # quotes maybe escaped) or an XML element (a certificate's base64 holds AQAB too, without
     # either); an EC key names its curve.
-    _anchored((b'"AQAB',), JSON_WEB_KEYS, key_numbers, rb'AQAB(?<="AQAB)'),
+    _anchored((b'"AQAB',), JSON_WEB_KEYS, key_numbers, rb'AQAB(?<="AQAB)', text_only=True),
     # squeezed, PrivateKey is PK: a form of the P group, which costs no pass of its own
     _anchored((b"PrivateKey",), WIREGUARD_KEYS, wireguard_key, text_only=True),
-    _anchored((b">AQAB<",), RSA_KEY_VALUES, key_numbers),
+    _anchored((b">AQAB<",), RSA_KEY_VALUES, key_numbers, text_only=True),
     _anchored(
-        (b'"P-256', b'"P-384', b'"P-521'), JSON_WEB_KEYS, key_numbers, rb'"P-(?:256|384|521)'
+        (b'"P-256', b'"P-384', b'"P-521'),
+        JSON_WEB_KEYS,
+        key_numbers,
+        rb'"P-(?:256|384|521)',
+        text_only=True,
     ),
 )
 
