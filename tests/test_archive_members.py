@@ -94,9 +94,14 @@ def test_tar_members_read_as_tarfile_reads_them(
             info = tarfile.TarInfo(path)
             info.size = len(content)
             archive.addfile(info, io.BytesIO(content))
-        link = tarfile.TarInfo("link")
-        link.type, link.linkname = tarfile.SYMTYPE, "folder"
-        archive.addfile(link)
+        long_links = [] if tar_format == tarfile.USTAR_FORMAT else ["l" * 150]
+        for link_name in ("link", *long_links):  # (GNU: a long link name, then a long name)
+            link = tarfile.TarInfo(link_name)
+            link.type, link.linkname = tarfile.SYMTYPE, link_name.upper() * 2
+            archive.addfile(link)
+        last = tarfile.TarInfo("after-the-links.txt")
+        last.size = 5
+        archive.addfile(last, io.BytesIO(b"last\n"))
     data = buffer.getvalue()
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         expected = [

@@ -137,17 +137,17 @@ def tar_members(data: bytes) -> Iterator[tuple[str, int, int]]:
         header = data[position : position + TAR_BLOCK]
         if not header.strip(b"\x00"):
             return  # the end-of-archive blocks
-        if _checksum(header) != _number(header[148:156]):
+        if _number(header[148:156]) not in _checksums(header):
             raise ArchiveError("a damaged tar header")
         kind = header[156:157]
         size = int(pax.get("size", _number(header[124:136])))
         start = position + TAR_BLOCK
         position = start + -(-size // TAR_BLOCK) * TAR_BLOCK
-        if kind in (b"x", b"L"):  # the next member's pax records, or its GNU long name
+        if kind in (b"x", b"L", b"K", b"g"):  # what describes the next member, or all of them
             content = data[start : start + size]
-            if kind == b"L":
+            if kind == b"L":  # its GNU long name (K: its long link name)
                 long_name = content.rstrip(b"\x00").decode("utf-8", "replace")
-            else:
+            elif kind == b"x":  # its pax records (g: global ones, of no use here)
                 pax = _pax_records(content)
             continue
         name = pax.get("path") or long_name or _ustar_name(header)
@@ -177,9 +177,16 @@ def _number(field: bytes) -> int:
         raise ArchiveError("a damaged tar header") from None
 
 
-def _checksum(header: bytes) -> int:
-    """The sum of the header's bytes with its checksum field read as spaces."""
-    return sum(header[:148]) + 8 * 32 + sum(header[156:])
+def _checksums(header: bytes) -> tuple[int, int]:
+    """The sum of the header's bytes with its checksum field read as spaces, unsigned and signed
+    (some old tars summed signed bytes; tarfile accepts either)."""
+    unsigned = sum(header[:148]) + 8 * 32 + sum(header[156:])
+    signed = (
+        sum(struct.unpack_from("148b", header))
+        + 8 * 32
+        + sum(struct.unpack_from("356b", header, 156))
+    )
+    return unsigned, signed
 
 
 def _pax_records(content: bytes) -> dict[str, str]:
