@@ -39,7 +39,8 @@ contents = st.binary(max_size=3000) | st.text(max_size=3000).map(str.encode)
 
 
 def read_zip(data: bytes) -> list[tuple[str, bytes]]:
-    return [(member[0], zip_content(data, member, member[4])) for member in zip_members(data)]
+    members = zip_members(data, 1000)
+    return [(member[0], zip_content(data, member, member[4])) for member in members]
 
 
 def read_tar(data: bytes) -> list[tuple[str, bytes]]:
@@ -155,7 +156,7 @@ def test_an_encrypted_zip_member_cannot_be_read_and_is_reported(tmp_path: Path) 
     )
     data = (tmp_path / "keys.zip").read_bytes()
     with pytest.raises(ArchiveError, match="encrypted"):
-        zip_members(data)
+        zip_members(data, 10)
     done = subprocess.run(
         [sys.executable, "-m", "pre_commit_hooks.forbid_chef_secrets", "keys.zip"],
         cwd=tmp_path,
@@ -220,3 +221,16 @@ def test_scanning_archives_imports_neither_zipfile_nor_tarfile(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_member_read_with_nothing_left_to_unpack_reads_nothing(method: int) -> None:
+    """Once a file's unpacking budget is spent, a member gets a limit of 0, which must read
+    nothing: to zlib a max_length of 0 means no limit, a zip bomb's way past the budget."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("zeros.bin", bytes(10 * 1024 * 1024))
+    data = buffer.getvalue()
+    (member,) = zip_members(data, 10)
+    assert zip_content(data, member, 0) == b""
+    assert len(zip_content(data, member, 4096)) == 4096

@@ -30,9 +30,9 @@ class ArchiveError(ValueError):
     """An archive that cannot be read to its end."""
 
 
-def zip_members(data: bytes) -> list[tuple[str, int, int, int, int]]:
-    """(name, method, data offset, compressed size, size) of each file member of a zip, in the
-    central directory's order (directories left out)."""
+def zip_members(data: bytes, most: int) -> list[tuple[str, int, int, int, int]]:
+    """(name, method, data offset, compressed size, size) of the file members of a zip, in the
+    central directory's order (directories left out), at most ``most`` of them."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - _EOCD.size - _MAX_COMMENT))
     if end < 0 or end + _EOCD.size > len(data):
         raise ArchiveError("no end of central directory")
@@ -51,8 +51,11 @@ def zip_members(data: bytes) -> list[tuple[str, int, int, int, int]]:
     shift = directory_end - directory_size - directory_offset
     if shift < 0:
         raise ArchiveError("a central directory outside the file")
-    members, position = [], directory_offset + shift
+    members: list[tuple[str, int, int, int, int]] = []
+    position = directory_offset + shift
     for _ in range(count):
+        if len(members) == most:
+            break
         if data[position : position + 4] != b"PK\x01\x02" or position + _CENTRAL.size > len(data):
             raise ArchiveError("a damaged central directory")
         fields = _CENTRAL.unpack_from(data, position)
@@ -99,6 +102,8 @@ def _zip64_sizes(extra: bytes, size: int, compressed: int, offset: int) -> tuple
 def zip_content(data: bytes, member: tuple[str, int, int, int, int], limit: int) -> bytes:
     """Up to ``limit`` bytes of a member's content (``zip_members``); fewer only where it ends."""
     name, method, start, compressed, _ = member
+    if limit <= 0:
+        return b""  # (a max_length of 0 would mean "no limit" to zlib: a zip bomb's way in)
     raw = data[start : start + compressed]
     if len(raw) < compressed:
         raise ArchiveError(f"{name}: cut short")

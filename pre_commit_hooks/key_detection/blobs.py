@@ -135,7 +135,7 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
                 budget.stop(UNREADABLE)
             yield f"in tar member {name}", read
     elif data.startswith(_ZIP_MAGIC):
-        members = zip_members(data)
+        members = zip_members(data, ARCHIVE_MEMBERS + 1)
         if len(members) > ARCHIVE_MEMBERS:
             budget.stop(f"{ARCHIVE_MEMBERS:,} members of an archive")
         for member in members[:ARCHIVE_MEMBERS]:
