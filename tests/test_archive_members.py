@@ -8,6 +8,7 @@ field), POSIX pax/ustar and GNU tar's long names (tarfile's GNU_FORMAT and PAX_F
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -234,3 +235,42 @@ def test_a_member_read_with_nothing_left_to_unpack_reads_nothing(method: int) ->
     (member,) = zip_members(data, 10)
     assert zip_content(data, member, 0) == b""
     assert len(zip_content(data, member, 4096)) == 4096
+
+
+def _archive_bytes(kind: str) -> bytes:
+    buffer = io.BytesIO()
+    pem = keymaterial.private_keys()["rsa-pkcs1"]
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("a.txt", b"alpha\n" * 50)
+            archive.writestr("k.pem", pem, zipfile.ZIP_BZIP2)
+    else:
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+            for name, content in (("a" * 120 + ".txt", b"alpha\n" * 50), ("k.pem", pem)):
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(["zip", "tar"]),
+    edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=8),
+    cut=st.floats(0.05, 1),
+)
+def test_a_damaged_archive_is_reported_or_passes_never_a_traceback(
+    tmp_path_factory: pytest.TempPathFactory, kind: str, edits: list[tuple[float, int]], cut: float
+) -> None:
+    """Bytes of an archive changed and its end cut off: the hook reports it or passes it, exit
+    code 1 or 0, never a traceback (what the readers cannot read raises ArchiveError, which the
+    scan turns into a report)."""
+    data = bytearray(_archive_bytes(kind))
+    for where, value in edits:
+        data[int(where * len(data))] = value
+    path = tmp_path_factory.mktemp("damaged") / f"bundle.{kind}"
+    path.write_bytes(bytes(data[: max(1, int(cut * len(data)))]))
+    from pre_commit_hooks.forbid_chef_secrets import main
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([str(path)]) in (0, 1)
