@@ -33,7 +33,6 @@ from chef_multiserver import pipeline_targets
 from chef_multiserver.cli.main import main as chef_multiserver
 from rehearsal import moto_server
 from rehearsal.buildspec import (
-    BERKS_LAUNCHERS,
     Rehearsal,
     build_env,
     chef_servers_file,
@@ -99,13 +98,12 @@ BuildFactory = Callable[..., Build]
 @pytest.fixture
 def build_of(bake: Bake, tmp_path: Path, endpoint: str,
              key_digests: dict[str, str]) -> Iterator[BuildFactory]:
-    """``build_of(count, launcher)``: a generated repository of ``count`` servers, committed, each
-    with a Chef server double (rehearsal/chef_build.py), whose build starts ``berks`` the way
-    ``launcher`` does."""
+    """``build_of(count)``: a generated repository of ``count`` servers, committed, each with a Chef
+    server double (rehearsal/chef_build.py)."""
     with ExitStack() as doubles:
 
-        def _build(count: int = 3, launcher: str = "binstub") -> Build:
-            work = tmp_path / f"{count}-{launcher}"
+        def _build(count: int = 3) -> Build:
+            work = tmp_path / str(count)
             repo = bake(servers=make_servers(count), init_git=True)
             ca_pem = ca_certificate_pem()
             (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
@@ -115,7 +113,7 @@ def build_of(bake: Bake, tmp_path: Path, endpoint: str,
             git_commit(repo, "Trust the Chef servers' CA; the servers' ports", ".chef")
             accepted = chef_servers_file(work / "chef-servers.json", repo,
                                          {name: key_digests[name] for name in servers})
-            env = build_env(make_bin(work / "bin", launcher), KIT_ROOT, endpoint,
+            env = build_env(make_bin(work / "bin"), KIT_ROOT, endpoint,
                             work / "build-tmp", work / "berks.log", accepted,
                             KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM="8", **chef.env())
             return Build(repo, work / "build-tmp", work / "berks.log", env, ca_pem.decode(),
@@ -143,15 +141,15 @@ def result_table(output: str, servers: list[str] = SERVERS) -> dict[str, str]:
     return {row[0]: row[1] for row in rows if row and row[0] in servers}
 
 
-@pytest.mark.parametrize("launcher", BERKS_LAUNCHERS)
 @pytest.mark.parametrize("count", [1, 2, 20])
 def test_each_server_gets_one_upload_with_its_own_config_and_key_over_verified_tls(
-    build_of: BuildFactory, key_digests: dict[str, str], count: int, launcher: str
+    build_of: BuildFactory, key_digests: dict[str, str], count: int
 ) -> None:
-    """Each upload loads its own copy's knife.rb, so it signs with its own key for its own server
-    whether ``berks`` is a binstub (which keeps the checkout's PWD) or a bash wrapper (which
-    resets it); the keys are 0600 while they exist and gone when the build ends."""
-    build = build_of(count, launcher)
+    """Each upload loads its own copy's knife.rb, so it signs with its own key for its own server,
+    although every upload is a child forked from one Ruby process (pipeline/berks_fleet.rb) that
+    runs in the checkout with the checkout's PWD; the keys are 0600 while they exist and gone when
+    the build ends."""
+    build = build_of(count)
     rehearsal = build.run()
     assert rehearsal.returncode == 0, rehearsal.output
     installs = [call for call in rehearsal.berks_calls if call["argv"][0] == "install"]
