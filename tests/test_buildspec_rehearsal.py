@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib.util
+import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -190,6 +195,68 @@ def test_an_upload_that_loads_the_checkouts_knife_rb_fails_like_berkshelf(build:
     assert done.returncode != 0
     assert (f"I cannot read {build.repo}/.chef/chef-00/private.pem, which you told me to use to "
             "sign requests!") in done.stderr
+
+
+def load_upload_cookbooks(repo: Path) -> ModuleType:
+    """The generated repository's pipeline/upload_cookbooks.py as a module (its berks_fleet.rb is
+    the one beside it)."""
+    spec = importlib.util.spec_from_file_location("generated_upload_cookbooks",
+                                                  repo / "pipeline/upload_cookbooks.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_forked_upload_loads_its_own_servers_config_not_its_parents(
+    build: Build, endpoint: str
+) -> None:
+    """pipeline/berks_fleet.rb requires Berkshelf once and forks a child per command. Berkshelf
+    keeps its Chef configuration for the whole process once a command has read it (Berkshelf 8.0.7,
+    github.com/berkshelf/berkshelf @ 602dd4b, lib/berkshelf.rb: ``@chef_config ||=
+    ChefConfigCompat.new(ENV["BERKSHELF_CHEF_CONFIG"])``; the stand-in keeps it the same way), so
+    each child must read it after taking its own environment and directory. Here the driver itself
+    runs in the checkout, with the checkout's PWD and a BERKSHELF_CHEF_CONFIG naming the checkout's
+    knife.rb, and three uploads run side by side, then three more after them: each must sign with
+    its own copy's knife.rb, URL and key. A driver that read the configuration before forking, or
+    ran commands in its own process, or passed the parent's environment, fails here."""
+    module = load_upload_cookbooks(build.repo)
+    keys = bucket_keys(endpoint, KEY_BUCKET, build.servers)
+    parent_env = {**build.env, "PWD": str(build.repo), "CHEF_SERVER": build.servers[0],
+                  "BERKSHELF_CHEF_CONFIG": str(build.repo / ".chef/knife.rb"),
+                  "BERKS_UPLOAD_SECONDS": "0.5"}
+    copies = {}
+    for server in build.servers:
+        copy = build.build_tmp / server / "repo"
+        shutil.copytree(build.repo, copy)
+        (copy / f".chef/{server}/private.pem").write_bytes(keys[server])
+        (copy / "Berksfile.lock").write_text("DEPENDENCIES\n  example\n", "utf-8")
+        copies[server] = copy
+    fleet = module.BerksFleet(parent_env)
+    try:
+        with ThreadPoolExecutor(len(copies)) as pool:
+            for _ in range(2):
+                results = pool.map(lambda server: fleet.run(
+                    ["upload", "--berksfile", str(copies[server] / "Berksfile")], copies[server],
+                    module.berks_env(parent_env, copies[server], server),
+                    copies[server].parent / "berks.log"), copies)
+                assert [status for status, _ in results] == [0] * len(copies)
+    finally:
+        fleet.close()
+    calls = [json.loads(line) for line in build.berks_log.read_text("utf-8").splitlines()]
+    assert len(calls) == 2 * len(copies)
+    assert len({call["pid"] for call in calls}) == len(calls)  # a child each
+    for call in calls:
+        server = call["chef_server"]
+        config = load_yaml((build.repo / f".chef/{server}/config.yml").read_text("utf-8"))
+        assert call["failure"] is None
+        assert Path(call["config_file"]) == copies[server] / ".chef/knife.rb"
+        assert call["chef_server_url"] == config["server"]
+        assert Path(call["key"]) == copies[server] / f".chef/{server}/private.pem"
+        assert call["pwd_env"] == call["cwd"] == str(copies[server])
+    spans = [(call["started"], call["ended"]) for call in calls[:len(copies)]]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # side by side
 
 
 def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build: Build) -> None:

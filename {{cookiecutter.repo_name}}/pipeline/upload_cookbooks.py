@@ -146,6 +146,7 @@ class BerksFleet:
                 self.jobs.close()
         self.driver.wait()
         self.reader.join()
+        self.statuses.close()
 
 
 def system_ca_file(root: Path = Path("/")) -> Path:
