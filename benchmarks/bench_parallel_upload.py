@@ -36,9 +36,11 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from rehearsal.buildspec import (
+    BERKSHELF_STAND_IN,
     build_env,
     chef_servers_file,
     git_commit,
@@ -55,12 +57,37 @@ KEY_BUCKET = "chef-keys"
 MAX_RATIO = 0.2
 
 
+def posts_berks(bin_dir: Path) -> Path:
+    """``berks`` as the post's ``gem install berkshelf`` leaves it: started without Bundler, here
+    the stand-in's bin/berks run directly (cheaper than RubyGems' wrapper, which activates the gem
+    and its dependencies first: Berkshelf's issue 1709 measured 4.9 s against 0.9 s bundled)."""
+    bin_dir.mkdir(parents=True)
+    ruby = shutil.which("ruby") or "ruby"
+    (bin_dir / "berks").write_text(
+        f'#!/bin/sh\nexec "{ruby}" "{BERKSHELF_STAND_IN / "bin/berks"}" "$@"\n', "utf-8")
+    (bin_dir / "berks").chmod(0o755)
+    return bin_dir
+
+
 def posts_build(servers: list[str]) -> str:
     """The post's buildspec commands for ``servers``, in its order, one server after another."""
     copy = [f"aws s3 cp s3://$KEY_BUCKET/{s}/private.pem ./.chef/{s}/private.pem" for s in servers]
     install = [f"CHEF_SERVER={s} berks install" for s in servers]
     upload = [f"CHEF_SERVER={s} berks upload" for s in servers]
     return "set -e\n" + "\n".join([*copy, *install, *upload]) + "\n"
+
+
+def kits_build(repo: Path, env: dict[str, str], berks_log: Path) -> None:
+    rehearsal = rehearse(repo, env, berks_log)
+    if rehearsal.returncode != 0:
+        raise SystemExit(f"the kit's build failed:\n{rehearsal.output}")
+
+
+def one_after_another(servers: list[str], repo: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(["bash", "-c", posts_build(servers)], cwd=repo, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the post's build failed:\n{done.stdout}{done.stderr}")
 
 
 def timed(run: Callable[[], None]) -> tuple[float, float]:
@@ -96,26 +123,16 @@ def compare(work: Path, endpoint: str, doubles: ExitStack, count: int, startups:
                     work / "berks.log", chef_servers_file(work / "servers.json", repo, digests),
                     KEY_BUCKET=bucket, UPLOAD_PARALLELISM=parallelism,
                     BERKS_UPLOAD_SECONDS=str(upload), **chef.env())
+    posts_path = f"{posts_berks(work / 'post-bin')}{os.pathsep}{env['PATH']}"
     print(f"servers: {count}, upload parallelism: {parallelism}")
     ratios = []
     for startup in startups:
         startup_env = {**env, "BERKS_STARTUP_SECONDS": str(startup)}
-
-        def kits_build(build_env: dict[str, str] = startup_env) -> None:
-            rehearsal = rehearse(repo, build_env, work / "berks.log")
-            if rehearsal.returncode != 0:
-                raise SystemExit(f"the kit's build failed:\n{rehearsal.output}")
-
-        def one_after_another(build_env: dict[str, str] = startup_env) -> None:
-            done = subprocess.run(["bash", "-c", posts_build(list(servers))], cwd=posts_repo,
-                                  env=build_env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"the post's build failed:\n{done.stdout}{done.stderr}")
-
-        kit_seconds, kit_cpu = timed(kits_build)
+        kit_seconds, kit_cpu = timed(partial(kits_build, repo, startup_env, work / "berks.log"))
         if leftover_keys(repo, work / "build-tmp"):
             raise SystemExit("the kit's build left a key behind")
-        post_seconds, post_cpu = timed(one_after_another)
+        post_seconds, post_cpu = timed(partial(one_after_another, list(servers), posts_repo,
+                                               {**startup_env, "PATH": posts_path}))
         ratios.append(kit_seconds / post_seconds)
         print(f"  berks start-up {startup} s of CPU; load average (1 min) at the end: "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
