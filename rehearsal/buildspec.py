@@ -4,7 +4,9 @@ The phases after ``install`` run in one bash, as CodeBuild runs them: a failed c
 rest of its phase, ``finally`` always runs, a failed pre_build ends the build (no build phase, no
 artifacts), a failed build still runs post_build and uploads the artifacts. What ``install`` would
 put on the image comes from a bin directory instead: this kit's console scripts (its real modules),
-and ``berks``, a recording stand-in, because no Chef server or Berkshelf is available here.
+and Berkshelf as a recording stand-in gem (berkshelf/, on the load path through Bundler as the
+install phase puts the real one, with a ``berks`` binstub), because no Chef server or Berkshelf is
+available here.
 AWS_ENDPOINT_URL points the build's AWS calls (boto3 in pipeline/upload_cookbooks.py, and the real
 AWS CLI wherever a command uses it) at moto. Shared by the rehearsal tests and
 benchmarks/bench_parallel_upload.py.

@@ -1,8 +1,11 @@
 """The generated buildspec.yml, rehearsed (see rehearsal/buildspec.py): its commands run in bash
 against moto's S3, where each server's key is stored with SSE-KMS, with this kit's real hooks, and
-with a stand-in for ``berks`` (rehearsal/berks.rb) that loads its Chef configuration through
-Debian's ruby-chef-config exactly as Berkshelf 8 does
-(github.com/berkshelf/berkshelf lib/berkshelf.rb `chef_config`, lib/berkshelf/chef_config_compat.rb:
+with a stand-in for the Berkshelf gem (rehearsal/berkshelf/: its ``berkshelf/cli`` library and
+``bin/berks``, shaped like Berkshelf 8.0.7's, loaded through Bundler; the build's
+pipeline/berks_fleet.rb requires it once and forks each command) that loads its Chef
+configuration through Debian's ruby-chef-config exactly as Berkshelf 8 does
+(github.com/berkshelf/berkshelf @ 602dd4b, lib/berkshelf.rb `chef_config`,
+lib/berkshelf/chef_config_compat.rb:
 ``ChefConfig::WorkstationConfigLoader.new(ENV["BERKSHELF_CHEF_CONFIG"]).load``; github.com/chef/chef
 chef-config/lib/chef-config/workstation_config_loader.rb: .chef/ searched upwards from ENV["PWD"])
 and plays Chef servers that accept only their own client's key.

@@ -14,14 +14,14 @@ another.
 Berkshelf is loaded once: requiring it and Chef costs about a second of CPU, which a ``berks``
 process per server would pay again for every server, on a build host of two cores. The ``berks``
 commands are run by pipeline/berks_fleet.rb, one Ruby process that requires Berkshelf through
-Bundler (BUNDLE_GEMFILE, as the ``berks`` binstub does) and forks a child per command, which takes
+Bundler (the BUNDLE_GEMFILE the install phase used) and forks a child per command, which takes
 that command's environment, working directory and output file before running what ``berks`` runs.
 
 Which knife.rb an upload loads is not decided by its working directory: Berkshelf 8 loads knife's
 settings with ChefConfig::WorkstationConfigLoader.new(ENV["BERKSHELF_CHEF_CONFIG"]), which without
-that variable searches .chef/ upwards from ENV["PWD"], the checkout's, which this process inherits
-(and a bash wrapper such as an rbenv shim would reset, a directly run binstub not). Each berks is
-therefore told its own copy's knife.rb (BERKSHELF_CHEF_CONFIG) and given a PWD that names its copy.
+that variable searches .chef/ upwards from ENV["PWD"], the checkout's, which this process and the
+driver inherit. Each berks is therefore told its own copy's knife.rb (BERKSHELF_CHEF_CONFIG) and
+given a PWD that names its copy.
 Berkshelf reads that configuration when a command first needs it, so a child forked before any
 command reads its own (berks_fleet.rb cites where).
 
