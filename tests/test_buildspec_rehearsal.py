@@ -15,13 +15,17 @@ every test here needs them importable from this checkout."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -260,6 +264,42 @@ def test_each_forked_upload_loads_its_own_servers_config_not_its_parents(
         assert call["pwd_env"] == call["cwd"] == str(copies[server])
     spans = [(call["started"], call["ended"]) for call in calls[:len(copies)]]
     assert max(start for start, _ in spans) < min(end for _, end in spans)  # side by side
+
+
+def test_sigterm_stops_every_upload_and_empties_the_workspace(build: Build) -> None:
+    """CodeBuild stops a build with SIGTERM (the build's timeout, or a user's Stop build). The
+    script then stops the driver, which stops the uploads it forked, and empties the workspace,
+    keys included, within seconds, not when the slowest upload would have ended; no process of
+    the build is left behind."""
+    workspace = build.build_tmp / "workspace"
+    workspace.mkdir()
+    command = [sys.executable, "pipeline/upload_cookbooks.py", "--key-bucket", KEY_BUCKET,
+               "--parallel", "8", "--workspace", str(workspace)]
+    upload = subprocess.Popen(command, cwd=build.repo, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                              env={**build.env, "BERKS_UPLOAD_SECONDS": "120"})
+    try:
+        deadline = time.monotonic() + 60
+        while len(leftover_keys(workspace)) < len(build.servers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(leftover_keys(workspace)) == len(build.servers)
+        time.sleep(1)  # the uploads have been handed to the driver and forked
+        upload.send_signal(signal.SIGTERM)
+        output, _ = upload.communicate(timeout=30)
+        assert upload.returncode == 128 + signal.SIGTERM, output
+        assert list(workspace.iterdir()) == []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the stopped children are reaped by then
+            try:
+                os.killpg(upload.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("a process of the stopped build is still running")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(upload.pid, signal.SIGKILL)  # whatever a failure left running
 
 
 def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build: Build) -> None:
