@@ -302,6 +302,24 @@ def test_sigterm_stops_every_upload_and_empties_the_workspace(build: Build) -> N
             os.killpg(upload.pid, signal.SIGKILL)  # whatever a failure left running
 
 
+def test_berkshelf_that_cannot_be_loaded_fails_the_build_with_bundlers_reason(
+    build: Build
+) -> None:
+    """When the driver cannot load Berkshelf (here Bundler finds no Gemfile), the build says why
+    (Bundler's own message, then which step could not finish) and ends: no hang, no traceback, no
+    key fetched."""
+    rehearsal = build.run(BUNDLE_GEMFILE=str(build.build_tmp / "no-such-Gemfile"))
+    assert rehearsal.returncode != 0
+    assert (f"berks_fleet.rb: Berkshelf cannot be loaded with the Gemfile's gems "
+            f"(BUNDLE_GEMFILE={build.build_tmp}/no-such-Gemfile): ") in rehearsal.output
+    assert ("ERROR: berks install did not finish: berks_fleet.rb ended (its error is above): "
+            "no server was uploaded to") in rehearsal.output
+    assert "Traceback" not in rehearsal.output  # Python's
+    assert ":in `" not in rehearsal.output  # Ruby's
+    assert rehearsal.berks_calls == []
+    assert leftover_keys(build.repo, build.build_tmp) == []
+
+
 def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build: Build) -> None:
     rehearsal = build.run()
     assert rehearsal.returncode == 0, rehearsal.output

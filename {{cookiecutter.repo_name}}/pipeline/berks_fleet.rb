@@ -16,9 +16,14 @@
 # ENV["BERKSHELF_PATH"] the same way; lib/berkshelf/config.rb `Config.instance` and
 # lib/berkshelf/cookbook_store.rb `CookbookStore.instance` are memoized on first use). This process
 # runs no command, so each child reads its own server's.
-require "bundler/setup"
 require "json"
-require "berkshelf/cli"
+begin
+  require "bundler/setup"
+  require "berkshelf/cli"
+rescue StandardError, LoadError => e
+  abort("#{File.basename(__FILE__)}: Berkshelf cannot be loaded with the Gemfile's gems " \
+        "(BUNDLE_GEMFILE=#{ENV["BUNDLE_GEMFILE"]}): #{e.message}")
+end
 
 $stdout.sync = true
 reports = Mutex.new

@@ -101,6 +101,7 @@ class BerksFleet:
         self.ids = itertools.count()
         self.lock = threading.Lock()
         self.running: dict[int, Future[int]] = {}
+        self.ended = False  # the driver's reports have ended: it runs no more commands
         self.reader = threading.Thread(target=self.read_statuses, daemon=True)
         self.reader.start()
 
@@ -111,9 +112,11 @@ class BerksFleet:
         job = {"id": job_id, "argv": argv, "env": env, "dir": str(cwd), "output": str(output)}
         with self.lock:
             try:
+                if self.ended:
+                    raise BrokenPipeError
                 self.jobs.write(json.dumps(job) + "\n")
                 self.jobs.flush()
-            except (OSError, ValueError):  # a closed pipe, or closed by stop()
+            except (OSError, ValueError):  # a closed pipe, or closed by close()
                 return -1, f"berks was not run: {BERKS_FLEET.name} has ended\n"
             self.running[job_id] = finished
         status = finished.result()
@@ -132,6 +135,7 @@ class BerksFleet:
             with self.lock:
                 self.running.pop(report["id"]).set_result(report["status"])
         with self.lock:
+            self.ended = True
             for unfinished in self.running.values():
                 unfinished.set_result(-1)
             self.running.clear()
@@ -188,12 +192,19 @@ def berks_env(env: dict[str, str], tree: Path, server: str) -> dict[str, str]:
     return {**env, "CHEF_SERVER": server, "BERKSHELF_CHEF_CONFIG": knife_rb, "PWD": str(tree)}
 
 
+def berks_failure(command: str, status: int) -> str:
+    """Why ``berks command`` failed with ``status`` (-1: the driver ended first)."""
+    if status < 0:
+        return f"berks {command} did not finish: {BERKS_FLEET.name} ended (its error is above)"
+    return f"berks {command} exited with {status}"
+
+
 def resolve(fleet: BerksFleet, repo: Path, workspace: Path, env: dict[str, str]) -> None:
     """``berks install`` once for every server: they all get the same cookbooks."""
     status, output = fleet.run(["install"], repo, env, workspace / BERKS_OUTPUT)
     print(output, end="")
     if status != 0:
-        raise UploadError(f"berks install exited with {status}: no server was uploaded to")
+        raise UploadError(f"{berks_failure('install', status)}: no server was uploaded to")
 
 
 def fetch_key(s3: Any, bucket: str, server: str, key: Path) -> str:
@@ -227,7 +238,7 @@ def upload(fleet: BerksFleet, server: str, repo: Path, workspace: Path, s3: Any,
     server_env = berks_env({**env, "BERKSHELF_PATH": str(cache)}, tree, server)
     status, output = fleet.run(["upload", "--berksfile", str(tree / "Berksfile")], tree,
                                server_env, workspace / BERKS_OUTPUT)
-    failure = f"berks upload exited with {status}" if status else ""
+    failure = berks_failure("upload", status) if status else ""
     return Upload(server, failure, time.monotonic() - started, output)
 
 
