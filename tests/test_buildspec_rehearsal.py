@@ -227,12 +227,14 @@ def test_each_forked_upload_loads_its_own_servers_config_not_its_parents(
     runs in the checkout, with the checkout's PWD and a BERKSHELF_CHEF_CONFIG naming the checkout's
     knife.rb, and three uploads run side by side, then three more after them: each must sign with
     its own copy's knife.rb, URL and key. A driver that read the configuration before forking, or
-    ran commands in its own process, or passed the parent's environment, fails here."""
+    ran commands in its own process, or passed the parent's environment, fails here. Requiring
+    Berkshelf copies HTTPS_PROXY to https_proxy, the only name Chef reads (lib/berkshelf.rb
+    ``fix_proxies``): a child that takes its own environment must get that copy too."""
     module = load_upload_cookbooks(build.repo)
     keys = bucket_keys(endpoint, KEY_BUCKET, build.servers)
     parent_env = {**build.env, "PWD": str(build.repo), "CHEF_SERVER": build.servers[0],
                   "BERKSHELF_CHEF_CONFIG": str(build.repo / ".chef/knife.rb"),
-                  "BERKS_UPLOAD_SECONDS": "0.5"}
+                  "BERKS_UPLOAD_SECONDS": "0.5", "HTTPS_PROXY": "http://proxy.example.com:3128"}
     copies = {}
     for server in build.servers:
         copy = build.build_tmp / server / "repo"
@@ -262,6 +264,7 @@ def test_each_forked_upload_loads_its_own_servers_config_not_its_parents(
         assert call["chef_server_url"] == config["server"]
         assert Path(call["key"]) == copies[server] / f".chef/{server}/private.pem"
         assert call["pwd_env"] == call["cwd"] == str(copies[server])
+        assert call["https_proxy"] == "http://proxy.example.com:3128"  # fix_proxies, again
     spans = [(call["started"], call["ended"]) for call in calls[:len(copies)]]
     assert max(start for start, _ in spans) < min(end for _, end in spans)  # side by side
 

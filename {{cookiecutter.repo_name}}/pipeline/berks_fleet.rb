@@ -15,7 +15,8 @@
 # ChefConfig::WorkstationConfigLoader, searching from ENV["PWD"]; `berkshelf_path` reads
 # ENV["BERKSHELF_PATH"] the same way; lib/berkshelf/config.rb `Config.instance` and
 # lib/berkshelf/cookbook_store.rb `CookbookStore.instance` are memoized on first use). This process
-# runs no command, so each child reads its own server's.
+# runs no command, so each child reads its own server's. The one thing requiring Berkshelf does
+# with the environment, `fix_proxies` (lib/berkshelf.rb), each child does again with its own.
 require "json"
 begin
   require "bundler/setup"
@@ -43,6 +44,9 @@ waiters = $stdin.each_line.map do |line|
   pid = fork do
     Signal.trap("TERM", "DEFAULT")
     ENV.replace(job.fetch("env"))
+    # What requiring Berkshelf did to the environment, done again to this one: lib/berkshelf.rb
+    # copies HTTP(S)_PROXY to the lower-case names, the only ones Chef reads.
+    Berkshelf.fix_proxies if Berkshelf.respond_to?(:fix_proxies)
     Dir.chdir(job.fetch("dir"))
     $stdin.reopen(File::NULL)
     output = File.open(job.fetch("output"), "w")

@@ -49,6 +49,17 @@ module Berkshelf
     end
   end
 
+  # lib/berkshelf.rb, run when it is required: Chef reads only the lower-case names
+  # (chef-config's ChefConfig::Config.proxy_uri reads ENV["https_proxy"]).
+  def self.fix_proxies
+    ENV["http_proxy"] = ENV["HTTP_PROXY"] if ENV["HTTP_PROXY"] && !ENV["http_proxy"]
+    ENV["https_proxy"] = ENV["HTTPS_PROXY"] if ENV["HTTPS_PROXY"] && !ENV["https_proxy"]
+    ENV["ftp_proxy"] = ENV["FTP_PROXY"] if ENV["FTP_PROXY"] && !ENV["ftp_proxy"]
+    ENV["no_proxy"] = ENV["NO_PROXY"] if ENV["NO_PROXY"] && !ENV["no_proxy"]
+  end
+
+  fix_proxies
+
   class << self
     # Read when a command first needs it, then kept for the process, as Berkshelf's is.
     def chef_config
@@ -87,7 +98,8 @@ module Berkshelf
         @argv = argv
         @record = { "argv" => argv, "cwd" => Dir.pwd, "pwd_env" => ENV["PWD"], "pid" => Process.pid,
                     "chef_server" => ENV["CHEF_SERVER"], "berkshelf_path" => ENV["BERKSHELF_PATH"],
-                    "ssl_cert_file" => ENV["SSL_CERT_FILE"], "started" => Time.now.to_f }
+                    "ssl_cert_file" => ENV["SSL_CERT_FILE"], "https_proxy" => ENV["https_proxy"],
+                    "started" => Time.now.to_f }
       end
 
       def run
