@@ -42,10 +42,11 @@ CONSOLE_SCRIPTS = {
 
 # A stand-in for the Berkshelf gem that loads its Chef configuration as Berkshelf 8 does (see
 # berkshelf/lib/berkshelf/cli.rb), installed as the buildspec's install phase installs the real one:
-# through Bundler, from a Gemfile (BUNDLE_GEMFILE), with a binstub for `berks`.
+# through Bundler, from a Gemfile (BUNDLE_GEMFILE), where pipeline/berks_fleet.rb requires it.
 BERKSHELF_STAND_IN = Path(__file__).with_name("berkshelf")
-# What `bundle binstubs berkshelf` writes (Bundler's lib/bundler/templates/Executable, in
-# github.com/rubygems/rubygems), without its bin/bundle indirection.
+# `berks` for one command run by hand, as a user would with the same gems: what `bundle binstubs
+# berkshelf` writes (Bundler's lib/bundler/templates/Executable, in github.com/rubygems/rubygems),
+# without its bin/bundle indirection.
 BERKS_BINSTUB = """#!{ruby}
 ENV["BUNDLE_GEMFILE"] ||= File.expand_path("Gemfile", __dir__)
 require "rubygems"
