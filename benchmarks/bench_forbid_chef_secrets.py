@@ -11,9 +11,9 @@ with pre-commit's fixed seed, cut into at least one partition per CPU (at most
 partitions run concurrently, one per CPU (pre-commit's ``lang_base.run_xargs``,
 ``xargs.partition`` and ``xargs.xargs``). Each tool gets a virtualenv of its own under
 ``--venvs``, created on first use: detect-private-key's import package is also called
-``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours is a bare interpreter
-that runs this checkout's module (the hook needs nothing but the standard library), byte-compiled
-ahead as pip compiles the modules it installs for the others.
+``pre_commit_hooks``, detect-secrets brings its own dependencies, and ours holds this checkout's
+packages in its site-packages (the hook needs nothing but the standard library), byte-compiled as
+pip compiles what it installs for the others.
 
 Run from the repository root: ``python benchmarks/bench_forbid_chef_secrets.py``.
 """
@@ -29,6 +29,7 @@ import math
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,8 +59,6 @@ class Tool:
     name: str
     command: list[str]
     flagged: Callable[[str], set[str]]  # the files a run's stdout reports
-    # Only our hook sees this checkout: detect-private-key's package is also named pre_commit_hooks.
-    pythonpath: str = ""
 
 
 def our_findings(out: str) -> set[str]:
@@ -403,20 +402,32 @@ if __name__ == '__main__':
 
 
 def our_hook(venvs: Path) -> Tool:
-    """Our hook as pre-commit starts it: its console script in a virtualenv (a bare one: the hook
-    needs only the standard library), running this checkout's module. pip byte-compiles what it
-    installs, so the other tools never compile their source when they start (not even where
-    PYTHONDONTWRITEBYTECODE is set): this checkout's modules are compiled ahead too, into their
-    ``__pycache__`` folders, which git ignores."""
+    """Our hook as pre-commit starts it: its console script in a virtualenv whose site-packages
+    hold the kit's packages, as ``pip install`` of the kit puts them there (the hook imports
+    nothing else: no dependency is installed), copied fresh from this checkout for every run and
+    byte-compiled, as pip compiles what it installs for the other tools."""
     venv = venvs / "forbid-chef-secrets"
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run([python, "-m", "compileall", "-q", str(REPO / "pre_commit_hooks")], check=True)
+    site_packages = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    for package in ("pre_commit_hooks", "chef_multiserver"):
+        shutil.rmtree(site_packages / package, ignore_errors=True)
+        shutil.copytree(
+            REPO / package, site_packages / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    subprocess.run([python, "-m", "compileall", "-q", str(site_packages)], check=True)
     script = venv / "bin" / "forbid-chef-secrets"
     script.write_text(CONSOLE_SCRIPT.format(python=python))
     script.chmod(0o755)
-    return Tool("forbid-chef-secrets", [str(script)], our_findings, str(REPO))
+    return Tool("forbid-chef-secrets", [str(script)], our_findings)
 
 
 def pre_commit_jobs() -> int:
@@ -453,8 +464,10 @@ def partitions(command: list[str], files: list[str], jobs: int, limit: int) -> l
     return [*result, [*command, *current]]
 
 
-def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, set[str]]:
-    env = {**os.environ, "PYTHONPATH": tool.pythonpath}
+def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, float, set[str]]:
+    """Wall seconds, CPU seconds of the partitions' processes, and the files they reported."""
+    # (each tool's packages are in its own virtualenv: detect-private-key's too is pre_commit_hooks)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     jobs = pre_commit_jobs()
     lines = partitions(tool.command, files, jobs, command_line_limit(env))
 
@@ -463,11 +476,18 @@ def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, set[str]]
             line, cwd=cwd, env=env, capture_output=True, text=True, check=False
         ).stdout
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     with ThreadPoolExecutor(min(len(lines), jobs)) as pool:
         outputs = list(pool.map(run, lines))
     elapsed = time.perf_counter() - started
-    return elapsed, set().union(*(tool.flagged(out) for out in outputs))
+    return elapsed, children_cpu() - cpu, set().union(*(tool.flagged(out) for out in outputs))
+
+
+def children_cpu() -> float:
+    """User and system seconds of the finished child processes (a busy machine stretches wall
+    times; the CPU seconds still compare the work each tool does)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass(frozen=True)
@@ -476,11 +496,12 @@ class Result:
     files: int
     runs: int
     median: float
+    cpu: float  # median CPU seconds
     found: int  # planted keys reported
     planted: int
     false_positives: int  # clean files reported
 
-    def row(self, ours: float) -> str:
+    def row(self, ours: Result) -> str:
         recall = (
             f"{self.found}/{self.planted} {100 * self.found / self.planted:.0f}%"
             if self.planted
@@ -489,7 +510,8 @@ class Result:
         false = f"{self.false_positives}/{self.files - self.planted}"
         return (
             f"{self.tool:<20} {self.files:>5} {self.runs:>4} {self.median:>9.2f} "
-            f"{self.median / ours:>6.2f} {recall:>10} {false:>16}"
+            f"{self.median / ours.median:>6.2f} {self.cpu:>6.2f} {self.cpu / ours.cpu:>6.2f} "
+            f"{recall:>10} {false:>16}"
         )
 
 
@@ -499,12 +521,14 @@ def measure(
     """Each tool's result over ``files``, its runs taking turns with the others' (ours, theirs,
     ours, ...), so that what else the machine does weighs on both alike."""
     times: list[list[float]] = [[] for _ in tools]
+    cpu_times: list[list[float]] = [[] for _ in tools]
     flagged: list[set[str]] = [set() for _ in tools]
     for turn in range(max(runs for _, runs in tools)):
         for index, (tool, runs) in enumerate(tools):
             if turn < runs:
-                elapsed, flagged[index] = timed_run(tool, files, cwd)
+                elapsed, cpu, flagged[index] = timed_run(tool, files, cwd)
                 times[index].append(elapsed)
+                cpu_times[index].append(cpu)
     planted_here = planted & set(files)
     return [
         Result(
@@ -512,11 +536,14 @@ def measure(
             len(files),
             runs,
             statistics.median(tool_times),
+            statistics.median(tool_cpu),
             len(tool_flagged & planted_here),
             len(planted_here),
             len(tool_flagged - planted),
         )
-        for (tool, runs), tool_times, tool_flagged in zip(tools, times, flagged, strict=True)
+        for (tool, runs), tool_times, tool_cpu, tool_flagged in zip(
+            tools, times, cpu_times, flagged, strict=True
+        )
     ]
 
 
@@ -584,12 +611,15 @@ def main() -> int:
             for names in [subset if on_subset else files]
         ]
     results += [real_tree(tree, ours, others[0][0], args.runs) for tree in args.tree]
-    header = f"{'tool':<20} {'files':>5} {'runs':>4} {'median s':>9} {'ratio':>6} {'recall':>10} "
+    header = (
+        f"{'tool':<20} {'files':>5} {'runs':>4} {'median s':>9} {'ratio':>6} {'cpu s':>6} "
+        f"{'ratio':>6} {'recall':>10} "
+    )
     print(header + f"{'false positives':>16}")
     print("-" * (len(header) + 16))
     for ours_result, other in results:
-        print(ours_result.row(ours_result.median))
-        print(other.row(ours_result.median))
+        print(ours_result.row(ours_result))
+        print(other.row(ours_result))
     print(
         f"detect-secrets-hook (no baseline, all plugins on) ran {args.detect_secrets_runs} times "
         f"on a {len(subset)}-file subset\nholding every planted key, as it is slow on large "

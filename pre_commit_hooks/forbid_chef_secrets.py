@@ -164,7 +164,7 @@ def _line_at(data: bytes, offset: int) -> bytes:
 
 # What Chef and Test Kitchen users call the file of an encrypted data bag secret (a recipe, template
 # or spec named after it is code, and is scanned as code).
-_DATA_BAG_SECRET = re.compile(r"(?:encrypted_)?data_?bag_(?:secret|key)(?:\.(?:key|secret|txt))?")
+_DATA_BAG_KEY_FILE = r"(?:encrypted_)?data_?bag_(?:secret|key)(?:\.(?:key|secret|txt))?"
 
 
 def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -> Finding | None:
@@ -172,7 +172,7 @@ def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -
     if found or not ("bag" in path or path.endswith(".pem")) or not content.strip():
         return None
     parts = os.path.normpath(path).split(os.sep)  # noqa: PTH206 (pathlib: a 3 ms import)
-    if _DATA_BAG_SECRET.fullmatch(parts[-1]):
+    if re.fullmatch(_DATA_BAG_KEY_FILE, parts[-1]):
         return Finding(0, "Chef encrypted data bag secret (by its file name)", True)
     if CHEF_DIR in parts and parts[-1].endswith(".pem") and not PEM_HEADER.search(content):
         return Finding(
@@ -210,12 +210,16 @@ def _shown(path: str) -> str:
         return raw.decode("ascii", "backslashreplace")
 
 
+_SHELL_SAFE = r"[\w@%+=:,./-]+"  # what shlex.quote leaves unquoted
+
+
 def _shell_word(path: str) -> str:
     """``path`` quoted for a shell command (bash's $'...' for bytes that are no UTF-8)."""
-    import shlex  # only a file with a secret gets a remedy
-
     if _shown(path) == path:
-        return shlex.quote(path)
+        # as shlex.quote does it (its import would cost a run with a finding more than the rest)
+        if path and re.fullmatch(_SHELL_SAFE, path, re.ASCII):
+            return path
+        return "'" + path.replace("'", "'\"'\"'") + "'"
     escaped = (
         chr(byte) if 0x20 <= byte < 0x7F and byte not in b"'\\" else f"\\x{byte:02x}"
         for byte in os.fsencode(path)
@@ -237,6 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Every argument is a file name: pre-commit and the buildspec's xargs pass file names only, and
     # a committed file named --help or -x must be scanned, not read as an option that ends the run.
     filenames = sys.argv[1:] if argv is None else argv
+    if argv is None:
+        # Started as a command: the detectors' tables, built at import, live as long as the
+        # process, so the cyclic collector need not walk them again, at each collection during the
+        # scan and at exit (5 ms of a 60 ms run over a thousand files).
+        import gc
+
+        gc.freeze()
     retval = 0
     for path in filenames:
         try:

@@ -52,6 +52,24 @@ def zip_of_der_openings(size: int) -> bytes:
     return buffer.getvalue()
 
 
+# What opens the file of the next family: once each, what makes a row search the whole file.
+ANCHORS = (
+    b"s3.secret_access_key = ENV.fetch('X')\n"  # a secret's name (lower case), no secret
+    b"config.SecretAccessKey = nil\n"  # (camel case)
+    b"# LS0t 0x30 \\x30 AKIA PuTTY-User-Key-File-\n"
+    b'{"kty": "RSA", "e": "AQAB", "crv": "P-256"} <RSAKeyValue><E>AQAB</E>\n'
+)
+# Ordinary source text, full of the letters and digits those rows' patterns open with.
+PROSE = b"  test 'it sets 0x0f at start' do; assert_equal 30, state.size; end # stat\n"
+
+
+def anchors_then_prose(size: int) -> bytes:
+    """Each row's anchor once, then ordinary text: every row's pattern then reads the whole file,
+    which costs a pass only if the pattern opens with a literal (an optional piece or a class
+    first has sre try it at every byte)."""
+    return ANCHORS + _repeated(PROSE, size)
+
+
 # name -> what a file of about ``size`` bytes of that family holds
 FAMILIES: dict[str, Callable[[int], bytes]] = {
     "AWS key pairs on one line": aws_pairs_on_one_line,
@@ -75,4 +93,5 @@ FAMILIES: dict[str, Callable[[int], bytes]] = {
         b"PuTTY-User-Key-File-3: ssh-rsa\nPrivate-Lines: 1\n" + b"QUJD" * 8 + b"\n", size
     ),
     "base64 PEM openings": lambda size: _repeated(b"LS0tLS1CRUdJTi" + b"A" * 50 + b"\n", size),
+    "each anchor once, then prose": anchors_then_prose,
 }

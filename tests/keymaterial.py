@@ -15,12 +15,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -55,14 +56,30 @@ def dsa_key(encoding: Encoding = Encoding.PEM) -> bytes:
     openssl = require("openssl")
     with tempfile.TemporaryDirectory() as scratch:
         params, key = Path(scratch, "params.pem"), Path(scratch, "key.pem")
-        subprocess.run([openssl, "genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt",
-                        "dsa_paramgen_bits:2048", "-out", str(params)], check=True,
-                       capture_output=True)
-        subprocess.run([openssl, "genpkey", "-paramfile", str(params), "-out", str(key)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                openssl,
+                "genpkey",
+                "-genparam",
+                "-algorithm",
+                "DSA",
+                "-pkeyopt",
+                "dsa_paramgen_bits:2048",
+                "-out",
+                str(params),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [openssl, "genpkey", "-paramfile", str(params), "-out", str(key)],
+            check=True,
+            capture_output=True,
+        )
         form = "PEM" if encoding is Encoding.PEM else "DER"
-        return subprocess.run([openssl, "dsa", "-in", str(key), "-outform", form],
-                              check=True, capture_output=True).stdout
+        return subprocess.run(
+            [openssl, "dsa", "-in", str(key), "-outform", form], check=True, capture_output=True
+        ).stdout
 
 
 @functools.cache
@@ -272,12 +289,49 @@ def java_keystore(store_type: str = "JKS", *, with_key: bool = True) -> bytes:
 
 
 def _base64url(number: int) -> str:
-    raw = number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
+    return _unpadded(number.to_bytes((number.bit_length() + 7) // 8 or 1, "big"))
+
+
+def _unpadded(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+OkpKey = (
+    ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | x25519.X25519PrivateKey
+    | x448.X448PrivateKey
+)
+OKP_CURVES: dict[str, Callable[[], OkpKey]] = {
+    "Ed25519": ed25519.Ed25519PrivateKey.generate,
+    "Ed448": ed448.Ed448PrivateKey.generate,
+    "X25519": x25519.X25519PrivateKey.generate,
+    "X448": x448.X448PrivateKey.generate,
+}
+
+
 def json_web_key(kind: str, *, private: bool = True) -> dict[str, str]:
-    """The RSA or EC (P-256) key pair as a JSON Web Key (RFC 7518); ``private``: with ``d``."""
+    """A key pair as a JSON Web Key (RFC 7518; RFC 8037 for OKP; RFC 8812 for secp256k1):
+    ``kind`` RSA, EC (P-256), EC-secp256k1, or OKP-<curve> (Ed25519, Ed448, X25519, X448);
+    ``private``: with ``d``."""
+    if kind.startswith("OKP-"):
+        curve = kind.removeprefix("OKP-")
+        okp = OKP_CURVES[curve]()
+        jwk = {"kty": "OKP", "crv": curve, "x": _unpadded(okp.public_key().public_bytes_raw())}
+        if private:
+            jwk["d"] = _unpadded(okp.private_bytes_raw())
+        return jwk
+    if kind == "EC-secp256k1":
+        k1 = ec.generate_private_key(ec.SECP256K1()).private_numbers()
+        jwk = {
+            "kty": "EC",
+            "crv": "secp256k1",
+            "x": _base64url(k1.public_numbers.x),
+            "y": _base64url(k1.public_numbers.y),
+        }
+        if private:
+            jwk["d"] = _base64url(k1.private_value)
+        return jwk
     if kind == "RSA":
         numbers = rsa_key().private_numbers()
         public = numbers.public_numbers

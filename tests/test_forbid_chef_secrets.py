@@ -33,7 +33,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from pre_commit_hooks import forbid_chef_secrets
 from pre_commit_hooks.forbid_chef_secrets import main
-from pre_commit_hooks.key_detection import encoded, expressions, rows
+from pre_commit_hooks.key_detection import encoded, expressions, rows, scanning
 from pre_commit_hooks.key_detection.der import DER_KEY_HEADS
 from tests import keymaterial
 
@@ -586,6 +586,66 @@ def test_keys_across_chunk_boundaries_are_each_found_once(
     code, out = run({"long.log": body})
     assert code == 1
     assert [int(line.split(":")[1]) for line in out.splitlines()[::2]] == expected
+
+
+# Secrets whose rows test only the block of a long file where their squeezed forms fall: what
+# makes one, the index of the line it is reported on, and what the report says.
+BLOCK_SECRETS: dict[str, tuple[Callable[[], bytes], int, str]] = {
+    "pem": (key, 0, "RSA private key"),
+    "aws-pair": (lambda: aws_credentials(), 1, "AWS access key id with its secret access key"),
+    "aws-named-lower": (
+        lambda: aws_credentials().split(b"\n", 2)[2],
+        0,
+        "AWS secret access key (assigned by its name)",
+    ),
+    "aws-named-camel": (
+        lambda: b'"SecretAccessKey": "%s"\n' % base64.b64encode(os.urandom(30)),
+        0,
+        "AWS secret access key (assigned by its name)",
+    ),
+    "jwk": (
+        lambda: json.dumps(keymaterial.json_web_key("EC")).encode() + b"\n",
+        0,
+        "private JSON Web Key",
+    ),
+    "jwk-in-k8s-secret": (
+        lambda: k8s_secret(json.dumps(keymaterial.json_web_key("RSA")).encode()),
+        5,
+        "base64-encoded",
+    ),
+    "pem-in-k8s-secret": (lambda: k8s_secret(key()), 5, "base64-encoded"),
+    "putty": (lambda: keymaterial.putty_key(3, "ed25519"), 0, "PuTTY private key"),
+}
+# Squeezed, this line holds many rows' forms (BEGIN..PRIVATE, PTTYUKF, AKIA, AQAB, SAK, LS0..., H4I,
+# JHO, I0SI6, P256); the line itself holds nothing any row's test looks for.
+DECOY = (
+    b"B-E-G-I-N P-R-I-V-A-T-E P-u-T-T-Y-U-s-e-r-K-e-y-F-i-l-e A-K-I-A A-Q-A-B S-A-K"
+    b" L-S-0-t-L-S-1-C-R-U-d-J-T-i H-4-s-I-A J-H-O I-0-S-I-6 P-2-5-6\n"
+)
+
+
+@pytest.mark.parametrize("secret", sorted(BLOCK_SECRETS))
+@pytest.mark.parametrize("before_boundary", [-1, 0, 1, 9, 300])
+def test_a_secret_on_a_block_boundary_of_a_long_file_is_found(
+    run: Run, secret: str, before_boundary: int
+) -> None:
+    """In a file of more than one block, a row's test reads only the blocks where its squeezed
+    forms fall (scanning._present_rows): a secret whose text straddles a block boundary, after
+    blocks whose squeezed bytes hold many rows' forms by chance, is still found on its line."""
+    squeezed_decoy = DECOY.translate(None, rows.SQUEEZED_OUT)
+    assert sum(bool(search(squeezed_decoy)) for search, *_ in scanning._GROUPS) >= 8
+    assert run({"decoys.txt": DECOY * (3 * scanning.BLOCK // len(DECOY))}) == (0, "")
+    make, index, kind = BLOCK_SECRETS[secret]
+    text = b"# " + make()
+    start = 2 * scanning.BLOCK - before_boundary
+    padding = DECOY * (start // len(DECOY))
+    padding += b"#" * (start - len(padding) - 1) + b"\n"
+    code, out = run({"long.txt": padding + text + DECOY * 700})
+    assert code == 1, out
+    first = out.splitlines()[0]
+    line = padding.count(b"\n") + 1 + index
+    assert first.startswith(f"long.txt:{line}: "), first
+    assert kind in first, first
 
 
 def test_a_100_mb_file_is_scanned_to_its_end_quickly(run: Run) -> None:

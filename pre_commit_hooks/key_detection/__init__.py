@@ -12,13 +12,14 @@ but as a suspicion that a reviewer may allow.
 
 Encodings are undone where a key is found, not over the whole file: JSON/Ruby/C escapes, URL and
 HTML escapes, quoted-printable, indentation, string concatenation, line numbers and ``<br>``
-inside a PEM block; base64 of a PEM (at any alignment), of DER or PKCS#12, of a JKS or of gzip data
-(Kubernetes secrets and ConfigMaps), and base64 runs that hold a JSON Web Key, a PuTTY key or an
-AWS credentials file; hex of DER (``xxd``, C and Go arrays, ``\\x`` escapes); UTF-16 text; gzip,
-bzip2, xz, zip/jar and tar files; DER, PKCS#12 (with a key bag), Java key stores, Microsoft PVK and
-binary OpenPGP and OpenSSH keys as whole files, DER keys also inside other binary files; keys
-written as their numbers (a JSON Web Key with ``d``, .NET's ``RSAKeyValue`` with ``D``); AWS
-secret access keys beside their key id or assigned by their name. Nesting is limited to
+inside a PEM block; base64 of a PEM (at any alignment), of DER (also base64url) or PKCS#12, of a
+JKS or of gzip, bzip2 or xz data (Kubernetes secrets and ConfigMaps), and base64 runs that hold a
+JSON Web Key, a PuTTY key or an AWS credentials file; hex of DER (``xxd``, C and Go arrays, ``\\x``
+escapes); UTF-16 text; gzip, bzip2, xz, zip/jar and tar files; DER, PKCS#12 (with a key bag), Java
+key stores, Microsoft PVK and binary OpenPGP and OpenSSH keys as whole files, DER keys also inside
+other binary files; keys written as their numbers (a JSON Web Key with ``d``, RSA, EC, OKP or
+secp256k1; .NET's ``RSAKeyValue`` with ``D``; WireGuard's ``PrivateKey``); AWS secret access
+keys beside their key id or assigned by their name. Nesting is limited to
 ``MAX_DEPTH`` levels, and all a file unpacks, decodes and checks shares one ``Budget``, which
 records each limit that stopped a part of the scan (the hook reports those: it fails closed).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from pre_commit_hooks.key_detection.archives import tar_members, zip_content, zip_members
 from pre_commit_hooks.key_detection.bodies import (
     KEY_MAGIC,
     PGP_SECRET_KEY_TAGS,
@@ -34,7 +35,7 @@ COMPRESSIONS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"
 _ZIP_MAGIC = b"PK\x03\x04"
 PACKED_MAGIC = (*(magic for magic, _ in COMPRESSIONS), _ZIP_MAGIC)  # tar: "ustar" at 257
 # what follows "BZh" and the block size: a block's magic, or the end of an empty stream
-_BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
+BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
 BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (else told by its NULs)
 # what a blob whole_blob opens may start with (else it needs a NUL near its start)
 BLOB_FIRST_BYTES = bytes(
@@ -62,7 +63,7 @@ def whole_blob(data: bytes, depth: int, budget: Budget) -> tuple[list[Finding], 
         ), len(data)
     if not data.startswith(PACKED_MAGIC) and data[257:262] != b"ustar":
         return [], 0
-    if data.startswith(b"BZh") and data[4:10] not in _BZIP2_BLOCKS:
+    if data.startswith(b"BZh") and data[4:10] not in BZIP2_BLOCKS:
         return [], 0  # text that opens with "BZh"
     findings: list[Finding] = []
     try:
@@ -82,17 +83,12 @@ UNREADABLE = (
 
 
 def _archive_errors() -> tuple[type[Exception], ...]:
-    """What a damaged archive or compressed stream raises (its modules load here, not for every
-    archive: zipfile alone takes longer to import than most files take to scan)."""
+    """What a damaged archive or compressed stream raises (ArchiveError is a ValueError; the
+    decompressors' modules load here, not for every archive)."""
     import lzma
-    import tarfile
-    import zipfile
     import zlib
 
-    return (
-        OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
-        zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
-    )  # fmt: skip
+    return (OSError, EOFError, ValueError, RuntimeError, zlib.error, lzma.LZMAError)
 
 
 def _decompressed(name: str, data: bytes, limit: int) -> tuple[bytes, bool]:
@@ -129,36 +125,25 @@ def _unpacked(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
             yield f"{name}-compressed", unpacked
             return
     if data[257:262] == b"ustar":
-        import io
-        import tarfile
-
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            for count, member in enumerate(tar):
-                if count == ARCHIVE_MEMBERS:
-                    budget.stop(f"{ARCHIVE_MEMBERS:,} members of an archive")
-                    return
-                content = tar.extractfile(member) if member.isfile() else None
-                if content is not None:
-                    granted = budget.take(member.size)
-                    read = content.read(granted)
-                    if len(read) < granted:  # the archive ends inside the member
-                        budget.stop(UNREADABLE)
-                    yield f"in tar member {member.name}", read
-    elif data.startswith(_ZIP_MAGIC):
-        import io
-        import zipfile
-
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-            if len(members) > ARCHIVE_MEMBERS:
+        for count, (name, start, size) in enumerate(tar_members(data)):
+            if count == ARCHIVE_MEMBERS:
                 budget.stop(f"{ARCHIVE_MEMBERS:,} members of an archive")
-            for info in members[:ARCHIVE_MEMBERS]:
-                if not info.is_dir():
-                    with archive.open(info) as content:
-                        yield (
-                            f"in zip member {info.filename}",
-                            content.read(budget.take(info.file_size)),
-                        )
+                return
+            granted = budget.take(size)
+            read = data[start : start + granted]
+            if len(read) < granted:  # the archive ends inside the member
+                budget.stop(UNREADABLE)
+            yield f"in tar member {name}", read
+    elif data.startswith(_ZIP_MAGIC):
+        members = zip_members(data)
+        if len(members) > ARCHIVE_MEMBERS:
+            budget.stop(f"{ARCHIVE_MEMBERS:,} members of an archive")
+        for member in members[:ARCHIVE_MEMBERS]:
+            granted = budget.take(member[4])
+            read = zip_content(data, member, granted)
+            if len(read) < granted:  # its stream ends early (damaged)
+                budget.stop(UNREADABLE)
+            yield f"in zip member {member[0]}", read
 
 
 def _utf16(data: bytes) -> str | None:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import cache
 
-from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Form
+from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Form, WhenUsed
 
 ByteSet = tuple[int, ...] | range | frozenset[int]  # the values a byte may take (hashable: cached)
 Head = tuple[ByteSet, ...]  # how some bytes open, one set per byte
@@ -103,7 +103,7 @@ def hex_digits(values: ByteSet, high: bool) -> frozenset[int]:
 def search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
     """A search for any of ``anchors`` (sre finds a short literal faster than `in` does: its skips
     are short for short needles)."""
-    return re.compile(b"|".join(re.escape(anchor) for anchor in anchors)).search
+    return WhenUsed(b"|".join(re.escape(anchor) for anchor in anchors)).search
 
 
 def base64_forms(plain: bytes) -> list[tuple[bytes, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from pre_commit_hooks.key_detection.bodies import key_in_body
-from pre_commit_hooks.key_detection.rows import PEM_WINDOW, Budget, Finding
+from pre_commit_hooks.key_detection.rows import PEM_WINDOW, Budget, Finding, WhenUsed
 from pre_commit_hooks.key_detection.text import (
     LONG_RUN,
     PEM_END,
@@ -27,7 +27,7 @@ def pem_block(
     limit = min(len(data), body_start + PEM_WINDOW)
     following = PEM_HEADER.search(data, body_start, limit)
     limit = following.start() if following else limit
-    end = PEM_END.search(data, body_start, limit)
+    end = re.compile(PEM_END).search(data, body_start, limit)
     window = unescaped(data[body_start : end.start() if end else limit].decode("latin-1"))
     pieces = base64_body(window)
     if pieces is None:
@@ -51,9 +51,9 @@ def pem_block(
     return [], reach
 
 
-PUTTY = re.compile(rb"PuTTY-User-Key-File-(\d+): *[\w@.-]+")
-_PUTTY_PRIVATE = re.compile(r"Private-Lines: *\d+")
-_PUTTY_MAC = re.compile(r"Private-MAC: *[0-9a-fA-F]{40,}")
+PUTTY = WhenUsed(rb"PuTTY-User-Key-File-(\d+): *[\w@.-]+")
+_PUTTY_PRIVATE = r"Private-Lines: *\d+"
+_PUTTY_MAC = r"Private-MAC: *[0-9a-fA-F]{40,}"
 
 
 def putty_key(
@@ -63,8 +63,8 @@ def putty_key(
     following = PUTTY.search(data, match.end(), limit)
     limit = following.start() if following else limit
     window = unescaped(data[match.end() : limit].decode("latin-1"))
-    private = _PUTTY_PRIVATE.search(window)
-    mac = _PUTTY_MAC.search(window, private.end()) if private else None
+    private = re.search(_PUTTY_PRIVATE, window)
+    mac = re.compile(_PUTTY_MAC).search(window, private.end()) if private else None
     body = (
         base64_body(window[private.end() : mac.start() if mac else None], LONG_RUN)
         if private

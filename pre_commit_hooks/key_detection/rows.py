@@ -86,20 +86,27 @@ class WhenUsed:
 
 
 class Detector:
-    __slots__ = ("handle", "pattern", "present", "squeezed")
+    __slots__ = ("handle", "pattern", "present", "squeezed", "text_only")
 
     def __init__(
         self,
         squeezed: tuple[Form, ...],
-        present: Callable[[bytes], object],
+        present: Callable[..., object],
         pattern: re.Pattern[bytes] | WhenUsed,
         handle: Handler,
+        *,
+        text_only: bool = False,
     ) -> None:
         # forms, one of which any file it reports holds once squeezed (none: its test alone decides)
         self.squeezed = squeezed
-        self.present = present  # a cheap test of the file most files fail (truthy: run the pattern)
+        # a cheap test of the file (or of a span: data, start, end) most files fail (truthy: run the
+        # pattern)
+        self.present = present
         self.pattern = pattern  # opens with a literal where it can: sre then searches fast
         self.handle = handle  # -> (findings, offset up to which the bytes are accounted for)
+        # what it looks for is text, in a binary file only by chance (its short squeezed forms
+        # are there by the hundred): scan runs it on text alone
+        self.text_only = text_only
 
 
 # What scan squeezes out of a file before it looks for the anchors: every byte but the upper-case
@@ -126,8 +133,3 @@ def nested(data: bytes, depth: int, budget: Budget, offset: int, how: str) -> li
 def binary(data: bytes) -> bool:
     """A NUL in the file's head: no text (UTF-16 aside, which whole_blob transcodes)."""
     return data.find(b"\x00", 0, 8192) >= 0
-
-
-def in_text(search: Callable[[bytes], object]) -> Callable[[bytes], bool]:
-    """``search``, run only on text: what it looks for is in a binary file's bytes by chance."""
-    return lambda data: not binary(data) and search(data) is not None

@@ -5,27 +5,29 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from pre_commit_hooks.key_detection.rows import WhenUsed
+
 _SPACE = rb"(?: |%20|\+)"  # a space, also URL-encoded
 # A label is up to six words of up to LABEL_WORD characters (the longest a tool writes is 10,
 # ENCRYPTED): what bounds the row's squeezed form (scanning.PRIVATE_LABEL).
 LABEL_WORD = 40
 _WORD = rb"[A-Z0-9]{1,%d}" % LABEL_WORD
-PEM_HEADER = re.compile(
+PEM_HEADER = WhenUsed(
     rb"----(?:- ?| )BEGIN" + _SPACE + rb"(" + _WORD + rb"(?:" + _SPACE + _WORD + rb"){0,5}) ?-{4,5}"
 )
-PEM_END = re.compile(rb"----(?:- ?| )END" + _SPACE)
+PEM_END = rb"----(?:- ?| )END" + _SPACE
 ALLOWLIST_MARKER = "pragma: allowlist secret"
 # Not part of a key body: PEM encryption headers (also in a PEM squeezed into one line), armor
 # headers such as Version: or Comment: opening a line, and allowlist markers, which hide no key.
-_NOT_BODY = re.compile(
+_NOT_BODY = (
     r"(?:Proc-Type|DEK-Info): *\S+|^[\s\"'#]*(?!Proc-Type|DEK-Info)[A-Za-z][A-Za-z0-9-]*: .*"
     r"|pragma: allowlist (?:nextline )?secret"
 )
-_PGP_CHECKSUM = re.compile(r"(?<![A-Za-z0-9+/=])=[A-Za-z0-9+/]{4}(?![A-Za-z0-9+/])")
-_PROC_TYPE = re.compile(r"Proc-Type: *4,ENCRYPTED")
-_DEK_INFO = re.compile(r"DEK-Info: *[A-Z0-9-]+,[0-9A-Fa-f]{16,}")
-_BASE64_IN_LINE = re.compile(r"[A-Za-z0-9+/]+=*")
-_ESCAPE = re.compile(
+_PGP_CHECKSUM = r"(?<![A-Za-z0-9+/=])=[A-Za-z0-9+/]{4}(?![A-Za-z0-9+/])"
+_PROC_TYPE = r"Proc-Type: *4,ENCRYPTED"
+_DEK_INFO = r"DEK-Info: *[A-Z0-9-]+,[0-9A-Fa-f]{16,}"
+_BASE64_IN_LINE = r"[A-Za-z0-9+/]+=*"
+_ESCAPE = (
     r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\([^ux])|%([0-9a-fA-F]{2})"
     r"|&#[xX]([0-9a-fA-F]{1,6});|&#([0-9]{1,6});|=([0-9A-F]{2})"
 )
@@ -39,7 +41,7 @@ def unescaped(text: str) -> str:
     """``text`` with string-literal, URL, HTML and quoted-printable escapes undone (twice-escaped
     JSON, a JSON string inside a JSON string, needs a second round)."""
     for _ in range(3):
-        decoded = _ESCAPE.sub(_unescape_one, text)
+        decoded = re.sub(_ESCAPE, _unescape_one, text)
         if decoded == text:
             break
         text = decoded
@@ -63,8 +65,8 @@ def base64_body(text: str, minimum: int = MIN_BODY) -> list[str] | None:
     pieces: list[str] = []
     long_chars = 0
     for line in text.splitlines():
-        line = _PGP_CHECKSUM.sub("", _NOT_BODY.sub("", line))
-        found = [piece for piece in _BASE64_IN_LINE.findall(line) if piece.strip("+")]
+        line = re.sub(_PGP_CHECKSUM, "", re.sub(_NOT_BODY, "", line))
+        found = [piece for piece in re.findall(_BASE64_IN_LINE, line) if piece.strip("+")]
         if all(len(piece) < 4 for piece in found):
             continue  # a blank line, or one holding only quotes, `+`, a `b` prefix, a number
         pieces += found
@@ -97,8 +99,8 @@ def decoded(characters: str) -> bytes:
 
 
 # first byte outside it.
-BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/\s\\]*")
-_BASE64_NOISE = re.compile(rb"\\[rn]|[^A-Za-z0-9+/]")
+BASE64_TEXT = rb"[A-Za-z0-9+/\s\\]*"
+_BASE64_NOISE = rb"\\[rn]|[^A-Za-z0-9+/]"
 _NOT_BASE64 = bytes(
     byte
     for byte in range(256)
@@ -110,12 +112,14 @@ def base64_characters(text: bytes) -> bytes:
     """``text`` without its line breaks, indentation, quotes and escaped line breaks. Without a
     backslash there is no escape, and one translate drops the rest far faster than a substitution
     of each of the many line breaks of wrapped base64."""
-    return _BASE64_NOISE.sub(b"", text) if b"\\" in text else text.translate(None, _NOT_BASE64)
+    return re.sub(_BASE64_NOISE, b"", text) if b"\\" in text else text.translate(None, _NOT_BASE64)
 
 
 def legacy_encrypted(window: str) -> bool:
     """A legacy encrypted PEM's headers: Proc-Type, then DEK-Info with its salt. Two searches, each
     over the window once (one expression with ``.*`` between them would backtrack over the window
     from every Proc-Type line: a block full of them cost seconds per MB)."""
-    proc_type = _PROC_TYPE.search(window)
-    return proc_type is not None and _DEK_INFO.search(window, proc_type.end()) is not None
+    proc_type = re.search(_PROC_TYPE, window)
+    return (
+        proc_type is not None and re.compile(_DEK_INFO).search(window, proc_type.end()) is not None
+    )
