@@ -4,7 +4,9 @@ The phases after ``install`` run in one bash, as CodeBuild runs them: a failed c
 rest of its phase, ``finally`` always runs, a failed pre_build ends the build (no build phase, no
 artifacts), a failed build still runs post_build and uploads the artifacts. What ``install`` would
 put on the image comes from a bin directory instead: this kit's console scripts (its real modules),
-and ``berks``, a recording stand-in, because no Chef server or Berkshelf is available here.
+and Berkshelf as a recording stand-in gem (berkshelf/, on the load path through Bundler as the
+install phase puts the real one, with a ``berks`` binstub), because no Chef server or Berkshelf is
+available here.
 AWS_ENDPOINT_URL points the build's AWS calls (boto3 in pipeline/upload_cookbooks.py, and the real
 AWS CLI wherever a command uses it) at moto. Shared by the rehearsal tests and
 benchmarks/bench_parallel_upload.py.
@@ -38,11 +40,19 @@ CONSOLE_SCRIPTS = {
     "chef-multiserver": "chef_multiserver.cli",
 }
 
-# A stand-in for Berkshelf that loads its Chef configuration as Berkshelf 8 does (see berks.rb).
-BERKS_STAND_IN = Path(__file__).with_name("berks.rb")
-# How `berks` is started: a directly run binstub keeps the PWD it inherits; a bash wrapper (an
-# rbenv shim is one) sets PWD to its working directory when the inherited one names another.
-BERKS_LAUNCHERS = ("binstub", "bash-wrapper")
+# A stand-in for the Berkshelf gem that loads its Chef configuration as Berkshelf 8 does (see
+# berkshelf/lib/berkshelf/cli.rb), installed as the buildspec's install phase installs the real one:
+# through Bundler, from a Gemfile (BUNDLE_GEMFILE), where pipeline/berks_fleet.rb requires it.
+BERKSHELF_STAND_IN = Path(__file__).with_name("berkshelf")
+# `berks` for one command run by hand, as a user would with the same gems: what `bundle binstubs
+# berkshelf` writes (Bundler's lib/bundler/templates/Executable, in github.com/rubygems/rubygems),
+# without its bin/bundle indirection.
+BERKS_BINSTUB = """#!{ruby}
+ENV["BUNDLE_GEMFILE"] ||= File.expand_path("Gemfile", __dir__)
+require "rubygems"
+require "bundler/setup"
+load Gem.bin_path("berkshelf", "berks")
+"""
 
 
 @dataclass(frozen=True)
@@ -55,9 +65,9 @@ class Rehearsal:
     berks_calls: list[dict[str, Any]]
 
 
-def make_bin(bin_dir: Path, launcher: str = "binstub") -> Path:
-    """The commands that the buildspec's install phase would provide; ``berks`` started the way
-    ``launcher`` (one of BERKS_LAUNCHERS) starts it."""
+def make_bin(bin_dir: Path) -> Path:
+    """The commands that the buildspec's install phase would provide, and its Bundler setup: a
+    Gemfile (BUNDLE_GEMFILE, see build_env) naming the stand-in Berkshelf, resolved once here."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     scripts = {name: f'exec "{sys.executable}" -m {module} "$@"'
                for name, module in CONSOLE_SCRIPTS.items()}
@@ -66,11 +76,12 @@ def make_bin(bin_dir: Path, launcher: str = "binstub") -> Path:
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n", "utf-8")
         (bin_dir / name).chmod(0o755)
     ruby = shutil.which("ruby") or "ruby"
-    if launcher == "binstub":
-        berks = f"#!{ruby}\nload {json.dumps(str(BERKS_STAND_IN))}\n"
-    else:
-        berks = f'#!/usr/bin/env bash\nexec "{ruby}" "{BERKS_STAND_IN}" "$@"\n'
-    (bin_dir / "berks").write_text(berks, "utf-8")
+    gemfile = bin_dir / "Gemfile"
+    gemfile.write_text(f"gem 'berkshelf', path: {json.dumps(str(BERKSHELF_STAND_IN))}\n", "utf-8")
+    # Bundler writes Gemfile.lock on first use: once here, not racing among parallel commands.
+    subprocess.run([ruby, "-e", 'require "bundler/setup"'], check=True, capture_output=True,
+                   env={**os.environ, "BUNDLE_GEMFILE": str(gemfile)})
+    (bin_dir / "berks").write_text(BERKS_BINSTUB.format(ruby=ruby), "utf-8")
     (bin_dir / "berks").chmod(0o755)
     return bin_dir
 
@@ -115,6 +126,7 @@ def build_env(bin_dir: Path, kit_root: Path, endpoint: str, build_tmp: Path, ber
     return {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "BUNDLE_GEMFILE": str(bin_dir / "Gemfile"),
         "PYTHONPATH": str(kit_root),
         **moto_server.environment(endpoint),
         "TMPDIR": str(build_tmp),

@@ -1,8 +1,11 @@
 """The generated buildspec.yml, rehearsed (see rehearsal/buildspec.py): its commands run in bash
 against moto's S3, where each server's key is stored with SSE-KMS, with this kit's real hooks, and
-with a stand-in for ``berks`` (rehearsal/berks.rb) that loads its Chef configuration through
-Debian's ruby-chef-config exactly as Berkshelf 8 does
-(github.com/berkshelf/berkshelf lib/berkshelf.rb `chef_config`, lib/berkshelf/chef_config_compat.rb:
+with a stand-in for the Berkshelf gem (rehearsal/berkshelf/: its ``berkshelf/cli`` library and
+``bin/berks``, shaped like Berkshelf 8.0.7's, loaded through Bundler; the build's
+pipeline/berks_fleet.rb requires it once and forks each command) that loads its Chef
+configuration through Debian's ruby-chef-config exactly as Berkshelf 8 does
+(github.com/berkshelf/berkshelf @ 602dd4b, lib/berkshelf.rb `chef_config`,
+lib/berkshelf/chef_config_compat.rb:
 ``ChefConfig::WorkstationConfigLoader.new(ENV["BERKSHELF_CHEF_CONFIG"]).load``; github.com/chef/chef
 chef-config/lib/chef-config/workstation_config_loader.rb: .chef/ searched upwards from ENV["PWD"])
 and plays Chef servers that accept only their own client's key.
@@ -12,14 +15,23 @@ every test here needs them importable from this checkout."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import importlib.util
+import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -33,7 +45,6 @@ from chef_multiserver import pipeline_targets
 from chef_multiserver.cli.main import main as chef_multiserver
 from rehearsal import moto_server
 from rehearsal.buildspec import (
-    BERKS_LAUNCHERS,
     Rehearsal,
     build_env,
     chef_servers_file,
@@ -99,13 +110,12 @@ BuildFactory = Callable[..., Build]
 @pytest.fixture
 def build_of(bake: Bake, tmp_path: Path, endpoint: str,
              key_digests: dict[str, str]) -> Iterator[BuildFactory]:
-    """``build_of(count, launcher)``: a generated repository of ``count`` servers, committed, each
-    with a Chef server double (rehearsal/chef_build.py), whose build starts ``berks`` the way
-    ``launcher`` does."""
+    """``build_of(count)``: a generated repository of ``count`` servers, committed, each with a Chef
+    server double (rehearsal/chef_build.py)."""
     with ExitStack() as doubles:
 
-        def _build(count: int = 3, launcher: str = "binstub") -> Build:
-            work = tmp_path / f"{count}-{launcher}"
+        def _build(count: int = 3) -> Build:
+            work = tmp_path / str(count)
             repo = bake(servers=make_servers(count), init_git=True)
             ca_pem = ca_certificate_pem()
             (repo / ".chef/ca_certs/chef-ca.crt").write_bytes(ca_pem)
@@ -115,7 +125,7 @@ def build_of(bake: Bake, tmp_path: Path, endpoint: str,
             git_commit(repo, "Trust the Chef servers' CA; the servers' ports", ".chef")
             accepted = chef_servers_file(work / "chef-servers.json", repo,
                                          {name: key_digests[name] for name in servers})
-            env = build_env(make_bin(work / "bin", launcher), KIT_ROOT, endpoint,
+            env = build_env(make_bin(work / "bin"), KIT_ROOT, endpoint,
                             work / "build-tmp", work / "berks.log", accepted,
                             KEY_BUCKET=KEY_BUCKET, UPLOAD_PARALLELISM="8", **chef.env())
             return Build(repo, work / "build-tmp", work / "berks.log", env, ca_pem.decode(),
@@ -143,15 +153,15 @@ def result_table(output: str, servers: list[str] = SERVERS) -> dict[str, str]:
     return {row[0]: row[1] for row in rows if row and row[0] in servers}
 
 
-@pytest.mark.parametrize("launcher", BERKS_LAUNCHERS)
 @pytest.mark.parametrize("count", [1, 2, 20])
 def test_each_server_gets_one_upload_with_its_own_config_and_key_over_verified_tls(
-    build_of: BuildFactory, key_digests: dict[str, str], count: int, launcher: str
+    build_of: BuildFactory, key_digests: dict[str, str], count: int
 ) -> None:
-    """Each upload loads its own copy's knife.rb, so it signs with its own key for its own server
-    whether ``berks`` is a binstub (which keeps the checkout's PWD) or a bash wrapper (which
-    resets it); the keys are 0600 while they exist and gone when the build ends."""
-    build = build_of(count, launcher)
+    """Each upload loads its own copy's knife.rb, so it signs with its own key for its own server,
+    although every upload is a child forked from one Ruby process (pipeline/berks_fleet.rb) that
+    runs in the checkout with the checkout's PWD; the keys are 0600 while they exist and gone when
+    the build ends."""
+    build = build_of(count)
     rehearsal = build.run()
     assert rehearsal.returncode == 0, rehearsal.output
     installs = [call for call in rehearsal.berks_calls if call["argv"][0] == "install"]
@@ -192,6 +202,125 @@ def test_an_upload_that_loads_the_checkouts_knife_rb_fails_like_berkshelf(build:
     assert done.returncode != 0
     assert (f"I cannot read {build.repo}/.chef/chef-00/private.pem, which you told me to use to "
             "sign requests!") in done.stderr
+
+
+def load_upload_cookbooks(repo: Path) -> ModuleType:
+    """The generated repository's pipeline/upload_cookbooks.py as a module (its berks_fleet.rb is
+    the one beside it)."""
+    spec = importlib.util.spec_from_file_location("generated_upload_cookbooks",
+                                                  repo / "pipeline/upload_cookbooks.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_forked_upload_loads_its_own_servers_config_not_its_parents(
+    build: Build, endpoint: str
+) -> None:
+    """pipeline/berks_fleet.rb requires Berkshelf once and forks a child per command. Berkshelf
+    keeps its Chef configuration for the whole process once a command has read it (Berkshelf 8.0.7,
+    github.com/berkshelf/berkshelf @ 602dd4b, lib/berkshelf.rb: ``@chef_config ||=
+    ChefConfigCompat.new(ENV["BERKSHELF_CHEF_CONFIG"])``; the stand-in keeps it the same way), so
+    each child must read it after taking its own environment and directory. Here the driver itself
+    runs in the checkout, with the checkout's PWD and a BERKSHELF_CHEF_CONFIG naming the checkout's
+    knife.rb, and three uploads run side by side, then three more after them: each must sign with
+    its own copy's knife.rb, URL and key. A driver that read the configuration before forking, or
+    ran commands in its own process, or passed the parent's environment, fails here. Requiring
+    Berkshelf copies HTTPS_PROXY to https_proxy, the only name Chef reads (lib/berkshelf.rb
+    ``fix_proxies``): a child that takes its own environment must get that copy too."""
+    module = load_upload_cookbooks(build.repo)
+    keys = bucket_keys(endpoint, KEY_BUCKET, build.servers)
+    parent_env = {**build.env, "PWD": str(build.repo), "CHEF_SERVER": build.servers[0],
+                  "BERKSHELF_CHEF_CONFIG": str(build.repo / ".chef/knife.rb"),
+                  "BERKS_UPLOAD_SECONDS": "0.5", "HTTPS_PROXY": "http://proxy.example.com:3128"}
+    copies = {}
+    for server in build.servers:
+        copy = build.build_tmp / server / "repo"
+        shutil.copytree(build.repo, copy)
+        (copy / f".chef/{server}/private.pem").write_bytes(keys[server])
+        (copy / "Berksfile.lock").write_text("DEPENDENCIES\n  example\n", "utf-8")
+        copies[server] = copy
+    fleet = module.BerksFleet(parent_env)
+    try:
+        with ThreadPoolExecutor(len(copies)) as pool:
+            for _ in range(2):
+                results = pool.map(lambda server: fleet.run(
+                    ["upload", "--berksfile", str(copies[server] / "Berksfile")], copies[server],
+                    module.berks_env(parent_env, copies[server], server),
+                    copies[server].parent / "berks.log"), copies)
+                assert [status for status, _ in results] == [0] * len(copies)
+    finally:
+        fleet.close()
+    calls = [json.loads(line) for line in build.berks_log.read_text("utf-8").splitlines()]
+    assert len(calls) == 2 * len(copies)
+    assert len({call["pid"] for call in calls}) == len(calls)  # a child each
+    for call in calls:
+        server = call["chef_server"]
+        config = load_yaml((build.repo / f".chef/{server}/config.yml").read_text("utf-8"))
+        assert call["failure"] is None
+        assert Path(call["config_file"]) == copies[server] / ".chef/knife.rb"
+        assert call["chef_server_url"] == config["server"]
+        assert Path(call["key"]) == copies[server] / f".chef/{server}/private.pem"
+        assert call["pwd_env"] == call["cwd"] == str(copies[server])
+        assert call["https_proxy"] == "http://proxy.example.com:3128"  # fix_proxies, again
+    spans = [(call["started"], call["ended"]) for call in calls[:len(copies)]]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # side by side
+
+
+def test_sigterm_stops_every_upload_and_empties_the_workspace(build: Build) -> None:
+    """CodeBuild stops a build with SIGTERM (the build's timeout, or a user's Stop build). The
+    script then stops the driver, which stops the uploads it forked, and empties the workspace,
+    keys included, within seconds, not when the slowest upload would have ended; no process of
+    the build is left behind."""
+    workspace = build.build_tmp / "workspace"
+    workspace.mkdir()
+    command = [sys.executable, "pipeline/upload_cookbooks.py", "--key-bucket", KEY_BUCKET,
+               "--parallel", "8", "--workspace", str(workspace)]
+    upload = subprocess.Popen(command, cwd=build.repo, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                              env={**build.env, "BERKS_UPLOAD_SECONDS": "120"})
+    try:
+        deadline = time.monotonic() + 60
+        while len(leftover_keys(workspace)) < len(build.servers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(leftover_keys(workspace)) == len(build.servers)
+        time.sleep(1)  # the uploads have been handed to the driver and forked
+        upload.send_signal(signal.SIGTERM)
+        output, _ = upload.communicate(timeout=30)
+        assert upload.returncode == 128 + signal.SIGTERM, output
+        assert list(workspace.iterdir()) == []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the stopped children are reaped by then
+            try:
+                os.killpg(upload.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("a process of the stopped build is still running")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(upload.pid, signal.SIGKILL)  # whatever a failure left running
+
+
+def test_berkshelf_that_cannot_be_loaded_fails_the_build_with_bundlers_reason(
+    build: Build
+) -> None:
+    """When the driver cannot load Berkshelf (here Bundler finds no Gemfile), the build says why
+    (Bundler's own message, then which step could not finish) and ends: no hang, no traceback, no
+    key fetched."""
+    rehearsal = build.run(BUNDLE_GEMFILE=str(build.build_tmp / "no-such-Gemfile"))
+    assert rehearsal.returncode != 0
+    assert (f"berks_fleet.rb: Berkshelf cannot be loaded with the Gemfile's gems "
+            f"(BUNDLE_GEMFILE={build.build_tmp}/no-such-Gemfile): ") in rehearsal.output
+    assert ("ERROR: berks install did not finish: berks_fleet.rb ended (its error is above): "
+            "no server was uploaded to") in rehearsal.output
+    assert "Traceback" not in rehearsal.output  # Python's
+    assert ":in `" not in rehearsal.output  # Ruby's
+    assert rehearsal.berks_calls == []
+    assert leftover_keys(build.repo, build.build_tmp) == []
 
 
 def test_keys_are_gone_and_the_artifact_holds_only_the_targets(build: Build) -> None:

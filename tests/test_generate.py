@@ -193,7 +193,9 @@ def test_no_template_syntax_survives_and_every_data_file_parses(bake: Bake) -> N
 
 def test_ruby_files_are_valid_ruby(bake: Bake) -> None:
     repo = bake()
-    ruby_files = [repo / ".chef/knife.rb", repo / "Berksfile", *repo.glob("cookbooks/**/*.rb")]
+    ruby_files = [repo / ".chef/knife.rb", repo / "Berksfile", *repo.glob("cookbooks/**/*.rb"),
+                  *repo.glob("pipeline/*.rb")]
+    assert repo / "pipeline/berks_fleet.rb" in ruby_files
 
     for path in ruby_files:
         check = subprocess.run(

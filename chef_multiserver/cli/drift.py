@@ -10,9 +10,11 @@ import argparse
 import json
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chef_multiserver import chef_api, chef_state, repo_files, servers
 from chef_multiserver import drift as fleet
@@ -59,8 +61,11 @@ def prepare(repo: Path, args: argparse.Namespace, keys: KeySource) -> Plan:
         raise CommandError(str(error)) from error
     context = tls_context(repo)
     repository = RepositoryServers(repo)
+    # Loading an RSA key checks it (about 35 ms of CPU): once per server, although the build's sync
+    # makes each server's client twice, to write and then to compare.
+    signing_keys = cache(lambda name: chef_api.load_key(keys(name), f"the key of {name}"))
     clients: dict[str, Callable[[], chef_api.ChefServer]] = {
-        name: partial(server_client, repository, repo, name, context, args.connect_to, keys)
+        name: partial(server_client, repository, repo, name, context, args.connect_to, signing_keys)
         for name in names
     }
     return Plan(clients, state, delete_extra)
@@ -102,7 +107,7 @@ def server_client(
     name: str,
     context: ssl.SSLContext,
     connect_to: list[cli_tls.ConnectTo],
-    keys: KeySource,
+    signing_keys: Callable[[str], rsa.RSAPrivateKey],
 ) -> chef_api.ChefServer:
     """The client of server ``name``; ChefAPIError (that server's one line) when its config.yml
     or key cannot be used."""
@@ -113,7 +118,7 @@ def server_client(
     if problem is not None:
         raise chef_api.ChefAPIError(problem)
     config: Any = repository.read(config_file).value
-    key = chef_api.load_key(keys(name), f"the key of {name}")
+    key = signing_keys(name)
     host, port = cli_tls.endpoint(config["server"])
     return chef_api.ChefServer(
         config["server"],

@@ -11,11 +11,19 @@ lockfile, a copy of the cache, and its key as .chef/<server>/private.pem. Each u
 its own copy, so its knife.rb, lockfile, cache and key are its alone, and no upload waits for
 another.
 
+Berkshelf is loaded once: requiring it and Chef costs about a second of CPU, which a ``berks``
+process per server would pay again for every server, on a build host of two cores. The ``berks``
+commands are run by pipeline/berks_fleet.rb, one Ruby process that requires Berkshelf through
+Bundler (the BUNDLE_GEMFILE the install phase used) and forks a child per command, which takes
+that command's environment, working directory and output file before running what ``berks`` runs.
+
 Which knife.rb an upload loads is not decided by its working directory: Berkshelf 8 loads knife's
 settings with ChefConfig::WorkstationConfigLoader.new(ENV["BERKSHELF_CHEF_CONFIG"]), which without
-that variable searches .chef/ upwards from ENV["PWD"], the checkout's, which this process inherits
-(and a bash wrapper such as an rbenv shim would reset, a directly run binstub not). Each berks is
-therefore told its own copy's knife.rb (BERKSHELF_CHEF_CONFIG) and given a PWD that names its copy.
+that variable searches .chef/ upwards from ENV["PWD"], the checkout's, which this process and the
+driver inherit. Each berks is therefore told its own copy's knife.rb (BERKSHELF_CHEF_CONFIG) and
+given a PWD that names its copy.
+Berkshelf reads that configuration when a command first needs it, so a child forked before any
+command reads its own (berks_fleet.rb cites where).
 
 Keys are read with boto3 (the kit's own dependency) in this one process: an ``aws s3 cp`` per
 server would start the AWS CLI once per server, seconds of CPU on a small build host. They never
@@ -26,18 +34,22 @@ is emptied when the script ends, however it ends.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
+import json
 import os
 import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -46,6 +58,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chef_multiserver import servers
 
 RESOLVED_CACHE = "berkshelf"
+BERKS_FLEET = Path(__file__).with_name("berks_fleet.rb")
+BERKS_OUTPUT = "berks.log"
 CA_BUNDLE = "ca-bundle.pem"
 # Where the system CA bundle lives, by OS layout (each CodeBuild image's Dockerfile in
 # aws/aws-codebuild-docker-images installs its OS's ca-certificates package).
@@ -71,13 +85,72 @@ class Upload:
     output: str
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run ``command``; its exit status and combined output (127 when it is not installed)."""
-    try:
-        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    except OSError as error:
-        return 127, f"{command[0]}: {error.strerror}\n"
-    return done.returncode, done.stdout + done.stderr
+class BerksFleet:
+    """``berks`` commands run by one Ruby process that has loaded Berkshelf (berks_fleet.rb): each
+    in a child of its own, with the environment, directory and output file it is given. Used from
+    many threads at once."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        try:
+            self.driver = subprocess.Popen(["ruby", str(BERKS_FLEET)], env=env, text=True,
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        except OSError as error:
+            raise UploadError(f"ruby cannot be started: {error.strerror}") from error
+        self.jobs = cast("IO[str]", self.driver.stdin)
+        self.statuses = cast("IO[str]", self.driver.stdout)
+        self.ids = itertools.count()
+        self.lock = threading.Lock()
+        self.running: dict[int, Future[int]] = {}
+        self.ended = False  # the driver's reports have ended: it runs no more commands
+        self.reader = threading.Thread(target=self.read_statuses, daemon=True)
+        self.reader.start()
+
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str], output: Path) -> tuple[int, str]:
+        """``berks argv`` in ``cwd`` with exactly ``env``; its exit status and what it wrote
+        (status -1 when the driver ended first)."""
+        job_id, finished = next(self.ids), Future[int]()
+        job = {"id": job_id, "argv": argv, "env": env, "dir": str(cwd), "output": str(output)}
+        with self.lock:
+            try:
+                if self.ended:
+                    raise BrokenPipeError
+                self.jobs.write(json.dumps(job) + "\n")
+                self.jobs.flush()
+            except (OSError, ValueError):  # a closed pipe, or closed by close()
+                return -1, f"berks was not run: {BERKS_FLEET.name} has ended\n"
+            self.running[job_id] = finished
+        status = finished.result()
+        if status < 0:
+            return status, f"berks did not finish: {BERKS_FLEET.name} ended first\n"
+        try:
+            return status, output.read_text("utf-8", errors="replace")
+        except OSError as error:
+            return status, f"berks's output cannot be read: {error}\n"
+
+    def read_statuses(self) -> None:
+        """Each finished command's status, as the driver reports it; -1 for those still running
+        when it ends."""
+        for line in self.statuses:
+            report = json.loads(line)
+            with self.lock:
+                self.running.pop(report["id"]).set_result(report["status"])
+        with self.lock:
+            self.ended = True
+            for unfinished in self.running.values():
+                unfinished.set_result(-1)
+            self.running.clear()
+
+    def close(self, stop: bool = False) -> None:
+        """No more commands; wait for the driver to end, after stopping its commands if ``stop``
+        (it then stops their children: berks_fleet.rb)."""
+        with self.lock:
+            if stop:
+                self.driver.terminate()
+            with contextlib.suppress(OSError):  # it has ended already
+                self.jobs.close()
+        self.driver.wait()
+        self.reader.join()
+        self.statuses.close()
 
 
 def system_ca_file(root: Path = Path("/")) -> Path:
@@ -119,12 +192,19 @@ def berks_env(env: dict[str, str], tree: Path, server: str) -> dict[str, str]:
     return {**env, "CHEF_SERVER": server, "BERKSHELF_CHEF_CONFIG": knife_rb, "PWD": str(tree)}
 
 
-def resolve(repo: Path, env: dict[str, str]) -> None:
+def berks_failure(command: str, status: int) -> str:
+    """Why ``berks command`` failed with ``status`` (-1: the driver ended first)."""
+    if status < 0:
+        return f"berks {command} did not finish: {BERKS_FLEET.name} ended (its error is above)"
+    return f"berks {command} exited with {status}"
+
+
+def resolve(fleet: BerksFleet, repo: Path, workspace: Path, env: dict[str, str]) -> None:
     """``berks install`` once for every server: they all get the same cookbooks."""
-    status, output = run(["berks", "install"], repo, env)
+    status, output = fleet.run(["install"], repo, env, workspace / BERKS_OUTPUT)
     print(output, end="")
     if status != 0:
-        raise UploadError(f"berks install exited with {status}: no server was uploaded to")
+        raise UploadError(f"{berks_failure('install', status)}: no server was uploaded to")
 
 
 def fetch_key(s3: Any, bucket: str, server: str, key: Path) -> str:
@@ -140,7 +220,7 @@ def fetch_key(s3: Any, bucket: str, server: str, key: Path) -> str:
     return ""
 
 
-def upload(server: str, repo: Path, workspace: Path, s3: Any, bucket: str,
+def upload(fleet: BerksFleet, server: str, repo: Path, workspace: Path, s3: Any, bucket: str,
            env: dict[str, str]) -> Upload:
     """Copy the resolved tree and cache into ``workspace``, fetch the key, run berks upload."""
     started = time.monotonic()
@@ -156,9 +236,9 @@ def upload(server: str, repo: Path, workspace: Path, s3: Any, bucket: str,
     if failure:
         return Upload(server, failure, time.monotonic() - started, "")
     server_env = berks_env({**env, "BERKSHELF_PATH": str(cache)}, tree, server)
-    status, output = run(["berks", "upload", "--berksfile", str(tree / "Berksfile")], tree,
-                         server_env)
-    failure = f"berks upload exited with {status}" if status else ""
+    status, output = fleet.run(["upload", "--berksfile", str(tree / "Berksfile")], tree,
+                               server_env, workspace / BERKS_OUTPUT)
+    failure = berks_failure("upload", status) if status else ""
     return Upload(server, failure, time.monotonic() - started, output)
 
 
@@ -167,24 +247,31 @@ def upload_all(repo: Path, workspace: Path, bucket: str, parallel: int) -> list[
     names = list(servers.server_dirs(repo))
     if not names:
         raise UploadError(f"no server found: add {servers.CHEF_DIR}/<server>/{servers.CONFIG_FILE}")
-    write_ca_bundle(repo, workspace / CA_BUNDLE)
     env = {
         **os.environ,
         "SSL_CERT_FILE": str(workspace / CA_BUNDLE),
         "BERKSHELF_PATH": str(workspace / RESOLVED_CACHE),
     }
-    (workspace / RESOLVED_CACHE).mkdir()
-    # knife.rb needs a server to load at all; resolving contacts only the Supermarket.
-    resolve(repo, berks_env(env, repo, names[0]))
-    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
-    uploads = []
+    fleet = BerksFleet(dict(os.environ))  # Berkshelf loads while the workspaces are prepared
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        running = [pool.submit(upload, name, repo, workspace / "servers" / name, s3, bucket, env)
-                   for name in names]
-        for finished in as_completed(running):
-            result = finished.result()
-            print(f"----- {result.server} -----\n{result.output}", end="")
-            uploads.append(result)
+        try:
+            write_ca_bundle(repo, workspace / CA_BUNDLE)
+            (workspace / RESOLVED_CACHE).mkdir()
+            # knife.rb needs a server to load at all; resolving contacts only the Supermarket.
+            resolve(fleet, repo, workspace, berks_env(env, repo, names[0]))
+            s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
+            running = [pool.submit(upload, fleet, name, repo, workspace / "servers" / name, s3,
+                                   bucket, env) for name in names]
+            uploads = []
+            for finished in as_completed(running):
+                result = finished.result()
+                print(f"----- {result.server} -----\n{result.output}", end="")
+                uploads.append(result)
+        except BaseException:  # SIGTERM too: start nothing more, stop what runs
+            pool.shutdown(wait=False, cancel_futures=True)
+            fleet.close(stop=True)
+            raise
+        fleet.close()
     return sorted(uploads, key=lambda result: result.server)
 
 
