@@ -44,10 +44,16 @@ def test_help(command: tuple[str, ...], expected: str, capsys: pytest.CaptureFix
     [
         ((), "the following arguments are required: COMMAND"),
         (("deploy", "--stack", "s"), "--key-bucket"),
-        (("deploy", "--stack", "s", "--key-bucket", "b", "--parameter", "Branch"), "KEY=VALUE"),
+        (("deploy", "--stack", "s", "--key-bucket", "keys", "--parameter", "Branch"), "KEY=VALUE"),
+        # names AWS takes (a lone surrogate, from bytes no UTF-8, ended in a botocore traceback)
+        (("deploy", "--stack", "s", "--key-bucket", "\ud800"), "is no S3 bucket name"),
+        (("deploy", "--stack", "s", "--key-bucket", "Chef_Keys"), "is no S3 bucket name"),
+        (("put-key", "chef-east", "--key", "k", "--bucket", "ab"), "is no S3 bucket name"),
+        (("doctor", "--stack", "1-pipeline"), "is no stack name"),
+        (("deploy", "--stack", "chef pipeline", "--key-bucket", "keys"), "is no stack name"),
         (("doctor", "--connect-to", "127.0.0.1:8443"), "HOST:PORT:ADDRESS:PORT"),
         (("doctor", "--connect-to", "a:https:b:443"), "the ports must be numbers"),
-        (("put-key", "chef-east", "--bucket", "b"), "--key"),
+        (("put-key", "chef-east", "--bucket", "chef-keys"), "--key"),
     ],
 )
 def test_usage_errors_exit_1(
@@ -62,8 +68,8 @@ def test_usage_errors_exit_1(
 def test_global_options_may_follow_the_subcommand(
     repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = run(capsys, "--profile", "nobody", "doctor", "--offline", "--key-bucket", "b")
-    after = run(capsys, "doctor", "--offline", "--key-bucket", "b", "--profile", "nobody")
+    before = run(capsys, "--profile", "nobody", "doctor", "--offline", "--key-bucket", "chef-keys")
+    after = run(capsys, "doctor", "--offline", "--key-bucket", "chef-keys", "--profile", "nobody")
 
     assert before.err == after.err
     assert "The config profile (nobody) could not be found" in after.err
@@ -122,7 +128,7 @@ def test_an_endpoint_that_answers_with_no_aws_response(
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     try:
-        result = run(capsys, "deploy", "--stack", "chef-pipeline", "--key-bucket", "b")
+        result = run(capsys, "deploy", "--stack", "chef-pipeline", "--key-bucket", "chef-keys")
     finally:
         server.shutdown()
         server.server_close()
@@ -141,7 +147,7 @@ def test_an_endpoint_that_cannot_be_reached(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
 
-    result = run(capsys, "deploy", "--stack", "chef-pipeline", "--key-bucket", "b")
+    result = run(capsys, "deploy", "--stack", "chef-pipeline", "--key-bucket", "chef-keys")
 
     assert result.code == 1
     assert "cannot reach http://127.0.0.1:9/: check that the region exists" in result.err
@@ -220,4 +226,26 @@ def test_help_says_where_the_region_comes_from(capsys: pytest.CaptureFixture[str
 
     assert "--region, then AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region" in (
         " ".join(result.out.split())
+    )
+
+
+def test_a_value_no_request_can_carry_is_one_line(
+    repo: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A parameter from bytes that were no UTF-8 (Python holds them as lone surrogates) ended in a
+    UnicodeEncodeError traceback inside botocore, where the request is signed."""
+    result = run(
+        capsys,
+        "deploy",
+        "--stack",
+        "chef-pipeline",
+        "--key-bucket",
+        "chef-keys",
+        "--parameter",
+        "Branch=ma\udce9n",
+    )
+
+    assert result.code == 1
+    assert result.err.splitlines()[-1] == (
+        "chef-multiserver deploy: a value holds '\\udce9', which cannot be sent: give it in UTF-8"
     )

@@ -9,7 +9,9 @@ the messages.
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import sys
 from typing import Any
 
@@ -29,6 +31,36 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from chef_multiserver.cli.repo import CommandError
+
+# The names AWS takes, checked as the command line is read: a name AWS refuses would come back as
+# one line, but one holding a character no request can carry (a lone surrogate from undecodable
+# bytes) would end in a traceback inside botocore. S3 bucket names: 3 to 63 lower-case letters,
+# digits, dots and hyphens, a letter or digit at each end (S3 User Guide, "General purpose bucket
+# naming rules"); stack names: a letter, then letters, digits and hyphens, 128 at most
+# (CloudFormation API Reference, CreateStack, StackName).
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+
+
+def bucket_name(text: str) -> str:
+    """``text`` if it can name an S3 bucket (an argparse type)."""
+    if not _BUCKET_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no S3 bucket name: 3 to 63 lower-case letters, digits, dots and "
+            "hyphens, starting and ending with a letter or digit"
+        )
+    return text
+
+
+def stack_name(text: str) -> str:
+    """``text`` if it can name a CloudFormation stack (an argparse type)."""
+    if not _STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no stack name: a letter, then letters, digits and hyphens, "
+            "128 characters at most"
+        )
+    return text
+
 
 # Throttling and transient errors are retried with backoff by botocore itself; where the user sets
 # no attempt count (AWS_MAX_ATTEMPTS, max_attempts in the profile), this one, botocore's own

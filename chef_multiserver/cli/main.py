@@ -106,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     key.add_argument("name", metavar="NAME", help="an existing server (a directory of .chef/)")
     key.add_argument("--key", required=True, metavar="PATH", help="the private key, PEM or DER")
-    key.add_argument("--bucket", required=True, help="the key bucket (the stack's KeyBucket)")
+    key.add_argument(
+        "--bucket",
+        required=True,
+        type=cli_aws.bucket_name,
+        help="the key bucket (the stack's KeyBucket)",
+    )
     key.add_argument("--kms-key-id", help="encrypt with this KMS key (id, alias or ARN)")
 
     stack = commands.add_parser(
@@ -117,8 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
         "through a change set, showing its events as they happen, and print its outputs. "
         "Parameters not given keep their previous values on an update.",
     )
-    stack.add_argument("--stack", required=True, metavar="NAME", help="the stack's name")
-    stack.add_argument("--key-bucket", required=True, metavar="BUCKET", help="the key bucket")
+    stack.add_argument(
+        "--stack", required=True, metavar="NAME", type=cli_aws.stack_name, help="the stack's name"
+    )
+    stack.add_argument(
+        "--key-bucket",
+        required=True,
+        metavar="BUCKET",
+        type=cli_aws.bucket_name,
+        help="the key bucket",
+    )
     stack.add_argument(
         "--parameter",
         metavar="KEY=VALUE",
@@ -148,10 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--key-bucket",
         metavar="BUCKET",
+        type=cli_aws.bucket_name,
         help="the key bucket to look for the keys in (default: the stack's KeyBucket; "
         "neither: keys are not checked)",
     )
-    check.add_argument("--stack", metavar="NAME", help="the pipeline stack to check")
+    check.add_argument(
+        "--stack", metavar="NAME", type=cli_aws.stack_name, help="the pipeline stack to check"
+    )
 
     compare = commands.add_parser(
         "drift",
@@ -181,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     write.add_argument(
         "--key-bucket",
         metavar="BUCKET",
+        type=cli_aws.bucket_name,
         help="read each server's key from s3://BUCKET/NAME/private.pem into memory (default: "
         ".chef/NAME/private.pem)",
     )
@@ -249,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         # What the file system or the network refused that no subcommand expected.
         print(f"{PROG} {args.command}: {os_error_message(error)}", file=sys.stderr)
+    except UnicodeEncodeError as error:
+        # A value with a character no request can carry: bytes that were no UTF-8, which Python
+        # holds as lone surrogates (the names checked as the command line is read never get here).
+        print(f"{PROG} {args.command}: a value holds {error.object[error.start : error.end]!r}, "
+              "which cannot be sent: give it in UTF-8", file=sys.stderr)
     except UnsupportedAlgorithm as error:
         print(f"{PROG} {args.command}: not supported by this machine's OpenSSL: {error}",
               file=sys.stderr)
