@@ -87,10 +87,16 @@ def base64_of(head: Head) -> list[frozenset[int]]:
         bit = 6 * position
         # the character is the 6 bits of two bytes that start ``shift`` bits from their end
         index, shift = bit // 8, 10 - bit % 8
-        high = {(byte << 8 >> shift) & 63 for byte in head[index]}
-        low = {byte >> shift for byte in head[index + 1]} if shift < 8 else {0}
-        characters.append(frozenset(_BASE64_ALPHABET[one | two] for one in high for two in low))
+        following = head[index + 1] if shift < 8 else (0,)
+        characters.append(_base64_character(head[index], following, shift))
     return characters
+
+
+@cache  # the heads repeat their sets, and the import builds every row's forms
+def _base64_character(first: ByteSet, second: ByteSet, shift: int) -> frozenset[int]:
+    high = {(byte << 8 >> shift) & 63 for byte in first}
+    low = {byte >> shift for byte in second} if shift < 8 else {0}
+    return frozenset(_BASE64_ALPHABET[one | two] for one in high for two in low)
 
 
 @cache  # the heads repeat their sets
