@@ -172,7 +172,8 @@ def _named_secret(path: str, content: bytes, found: list[tuple[int, Finding]]) -
     if found or not ("bag" in path or path.endswith(".pem")) or not content.strip():
         return None
     parts = os.path.normpath(path).split(os.sep)  # noqa: PTH206 (pathlib: a 3 ms import)
-    if re.fullmatch(_DATA_BAG_KEY_FILE, parts[-1]):
+    # (the expression compiles only for a name it may match)
+    if "bag_" in parts[-1] and re.fullmatch(_DATA_BAG_KEY_FILE, parts[-1]):
         return Finding(0, "Chef encrypted data bag secret (by its file name)", True)
     if CHEF_DIR in parts and parts[-1].endswith(".pem") and not PEM_HEADER.search(content):
         return Finding(

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import cache
 
-from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Form, WhenUsed
+from pre_commit_hooks.key_detection.rows import UPPER_OR_DIGIT, Form
 
 ByteSet = tuple[int, ...] | range | frozenset[int]  # the values a byte may take (hashable: cached)
 Head = tuple[ByteSet, ...]  # how some bytes open, one set per byte
@@ -106,10 +106,11 @@ def hex_digits(values: ByteSet, high: bool) -> frozenset[int]:
     return frozenset(digit for nibble in nibbles for digit in b"%x%X" % (nibble, nibble))
 
 
-def search_for(anchors: tuple[bytes, ...]) -> Callable[[bytes], object]:
-    """A search for any of ``anchors`` (sre finds a short literal faster than `in` does: its skips
-    are short for short needles)."""
-    return WhenUsed(b"|".join(re.escape(anchor) for anchor in anchors)).search
+def search_for(anchors: tuple[bytes, ...]) -> Callable[..., bool]:
+    """A search for any of ``anchors`` in ``data[start:end]``: bytes.find, which needs no
+    expression compiled. (sre finds a short literal faster, but compiling one costs a run more
+    than finding it in the few files whose squeezed bytes hold an anchor.)"""
+    return lambda data, *span: any(data.find(anchor, *span) >= 0 for anchor in anchors)
 
 
 def base64_forms(plain: bytes) -> list[tuple[bytes, int]]:
