@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -42,24 +43,25 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 
 
-def bucket_name(text: str) -> str:
-    """``text`` if it can name an S3 bucket (an argparse type)."""
-    if not _BUCKET_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is no S3 bucket name: 3 to 63 lower-case letters, digits, dots and "
-            "hyphens, starting and ending with a letter or digit"
-        )
-    return text
+def _checked_name(rule: re.Pattern[str], what: str) -> Callable[[str], str]:
+    """An argparse type: the text itself if ``rule`` matches it whole, else what a valid one is."""
+
+    def name(text: str) -> str:
+        if not rule.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is no {what}")
+        return text
+
+    return name
 
 
-def stack_name(text: str) -> str:
-    """``text`` if it can name a CloudFormation stack (an argparse type)."""
-    if not _STACK_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is no stack name: a letter, then letters, digits and hyphens, "
-            "128 characters at most"
-        )
-    return text
+bucket_name = _checked_name(
+    _BUCKET_NAME,
+    "S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending "
+    "with a letter or digit",
+)
+stack_name = _checked_name(
+    _STACK_NAME, "stack name: a letter, then letters, digits and hyphens, 128 characters at most"
+)
 
 
 # Throttling and transient errors are retried with backoff by botocore itself; where the user sets
