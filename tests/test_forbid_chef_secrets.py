@@ -80,6 +80,8 @@ def concatenated(text: bytes, opening: bytes, closing: bytes) -> bytes:
 
 
 def k8s_secret(content: bytes) -> bytes:
+    """A Kubernetes Secret holding ``content`` (kubernetes.io/docs/concepts/configuration/secret:
+    "The values for all keys in the data field have to be base64-encoded strings")."""
     data = base64.b64encode(content)
     return (
         b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: chef\ndata:\n  client.pem: "
@@ -357,7 +359,10 @@ def test_der_keys_of_every_kind_and_length_form_are_found_inside_other_files(
 
 
 def aws_credentials(key_id: str = "", secret: str = "") -> bytes:
-    """A credentials file with a made-up (but real-looking) key pair."""
+    """A credentials file with a made-up (but real-looking) key pair, as the AWS CLI writes it
+    (AWS CLI User Guide, "Configuration and credential file settings": ~/.aws/credentials), with
+    a key id of AKIA and 16 upper-case letters and digits (IAM User Guide, "IAM identifiers":
+    "Understanding unique ID prefixes", AKIA for an access key)."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
     key_id = key_id or "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
     secret = secret or base64.b64encode(os.urandom(30)).decode()
@@ -589,7 +594,12 @@ def test_keys_across_chunk_boundaries_are_each_found_once(
 
 
 # Secrets whose rows test only the block of a long file where their squeezed forms fall: what
-# makes one, the index of the line it is reported on, and what the report says.
+# makes one, the index of the line it is reported on, and what the report says. Their shapes: an
+# AWS credentials file (AWS CLI User Guide, "Configuration and credential file settings"); the
+# "SecretAccessKey" member `aws iam create-access-key` prints (IAM API Reference, CreateAccessKey,
+# AccessKey); JSON Web Keys (RFC 7517, RFC 7518 section 6); a Kubernetes Secret's base64 data
+# (kubernetes.io/docs/concepts/configuration/secret); keys from keymaterial (cryptography, and
+# puttygen for the PuTTY key).
 BLOCK_SECRETS: dict[str, tuple[Callable[[], bytes], int, str]] = {
     "pem": (key, 0, "RSA private key"),
     "aws-pair": (lambda: aws_credentials(), 1, "AWS access key id with its secret access key"),

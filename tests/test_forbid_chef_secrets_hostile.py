@@ -325,6 +325,7 @@ NAMED_SECRETS = {
     "knife.rb": "knife[:aws_secret_access_key] = '{secret}'\n",
     "s3.rb": "Aws.config.update(secret_access_key: \"{secret}\")\n",
     "hash.rb": ':aws_secret_access_key => "{secret}",\n',
+    # (the AWS SDK for JavaScript's credentials options: accessKeyId, secretAccessKey)
     "s3.js": "const s3 = new S3({{ accessKeyId: id, secretAccessKey: '{secret}' }});\n",
 }
 

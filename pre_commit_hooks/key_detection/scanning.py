@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from itertools import accumulate
 
 from pre_commit_hooks.key_detection.aws import (
     AWS_KEY_ID,
@@ -135,11 +136,7 @@ def _squeezed(data: bytes) -> tuple[bytes, list[int] | None]:
     pieces = [
         data[at : at + BLOCK].translate(None, SQUEEZED_OUT) for at in range(0, len(data), BLOCK)
     ]
-    ends, end = [], 0
-    for piece in pieces:
-        end += len(piece)
-        ends.append(end)
-    return b"".join(pieces), ends
+    return b"".join(pieces), list(accumulate(map(len, pieces)))
 
 
 def _present_rows(
