@@ -29,7 +29,6 @@ import math
 import os
 import random
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +47,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script from the repository root, like the others
+
+from benchmarks.timing import children_cpu  # noqa: E402
+
 DEFAULT_VENVS = Path.home() / ".cache" / "chef-multiserver-kit" / "bench-venvs"
 PRE_COMMIT_SEED = 1542676187  # pre_commit.lang_base.FIXED_RANDOM_SEED: how it shuffles file lists
 Enc = serialization.Encoding
@@ -481,13 +484,6 @@ def timed_run(tool: Tool, files: list[str], cwd: Path) -> tuple[float, float, se
         outputs = list(pool.map(run, lines))
     elapsed = time.perf_counter() - started
     return elapsed, children_cpu() - cpu, set().union(*(tool.flagged(out) for out in outputs))
-
-
-def children_cpu() -> float:
-    """User and system seconds of the finished child processes (a busy machine stretches wall
-    times; the CPU seconds still compare the work each tool does)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass(frozen=True)

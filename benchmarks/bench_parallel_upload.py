@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -39,6 +38,7 @@ from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
+from benchmarks.timing import children_cpu
 from rehearsal.buildspec import (
     BERKSHELF_STAND_IN,
     build_env,
@@ -95,11 +95,6 @@ def timed(run: Callable[[], None]) -> tuple[float, float]:
     started, cpu = time.monotonic(), children_cpu()
     run()
     return time.monotonic() - started, children_cpu() - cpu
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def compare(work: Path, endpoint: str, doubles: ExitStack, count: int, startups: list[float],
