@@ -211,16 +211,12 @@ def _shown(path: str) -> str:
         return raw.decode("ascii", "backslashreplace")
 
 
-_SHELL_SAFE = r"[\w@%+=:,./-]+"  # what shlex.quote leaves unquoted
-
-
 def _shell_word(path: str) -> str:
     """``path`` quoted for a shell command (bash's $'...' for bytes that are no UTF-8)."""
+    import shlex  # only a file with a secret gets a remedy
+
     if _shown(path) == path:
-        # as shlex.quote does it (its import would cost a run with a finding more than the rest)
-        if path and re.fullmatch(_SHELL_SAFE, path, re.ASCII):
-            return path
-        return "'" + path.replace("'", "'\"'\"'") + "'"
+        return shlex.quote(path)
     escaped = (
         chr(byte) if 0x20 <= byte < 0x7F and byte not in b"'\\" else f"\\x{byte:02x}"
         for byte in os.fsencode(path)

@@ -476,15 +476,3 @@ def test_a_key_compressed_then_base64_encoded_is_found(tmp_path: Path, command: 
     assert code == 1, out
     assert out.startswith("secret.yaml:7: RSA private key"), out
     assert "compressed, base64-encoded" in out.splitlines()[0], out
-
-
-@settings(max_examples=300, deadline=None)
-@given(name=st.text(min_size=1, max_size=40))
-def test_a_remedy_quotes_a_file_name_as_shlex_quote_does(name: str) -> None:
-    """The remedy's `git rm --cached -- <name>` quotes the name as shlex.quote would (the hook
-    does it itself: importing shlex cost a run with a finding more than its scan)."""
-    import shlex
-
-    from pre_commit_hooks.forbid_chef_secrets import _shell_word
-
-    assert _shell_word(name) == shlex.quote(name)
